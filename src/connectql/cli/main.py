@@ -1,0 +1,132 @@
+"""The `connectql` command: serve, validate, schema print."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import click
+from graphql import print_schema
+
+from connectql.config import AppConfig, load_config
+from connectql.demo.runner import BOOKSTORE_SPEC
+from connectql.errors import ConfigError, ConnectqlError, SpecErrors
+from connectql.runtime import Runtime
+from connectql.spec.loader import load_spec
+
+DEFAULT_CONFIG = "connectql.yaml"
+
+
+def _config_path(option: str | None) -> Path | None:
+    """--config, else $CONNECTQL_CONFIG, else ./connectql.yaml if present; None means demo."""
+    chosen = option or os.environ.get("CONNECTQL_CONFIG")
+    if chosen:
+        return Path(chosen)
+    return Path(DEFAULT_CONFIG) if Path(DEFAULT_CONFIG).is_file() else None
+
+
+def _fail(exc: ConnectqlError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(1 if not isinstance(exc, ConfigError) else 2)
+
+
+@click.group()
+@click.version_option(package_name="connectql")
+def main() -> None:
+    """connectql: a GraphQL federation layer over API connectors."""
+
+
+@main.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="connectql.yaml")
+@click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [default: 8000].")
+@click.option(
+    "--demo", is_flag=True, help="Serve the bundled demo connector even if a config exists."
+)
+@click.option("--log-level", default="info", show_default=True)
+def serve(
+    config_file: str | None, host: str | None, port: int | None, demo: bool, log_level: str
+) -> None:
+    """Run the GraphQL server (with no config: the bundled demo bookstore)."""
+    import uvicorn
+
+    from connectql.demo.runner import start_demo
+    from connectql.server.app import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    path = None if demo else _config_path(config_file)
+    try:
+        config = load_config(path) if path else AppConfig()
+        runtime = Runtime.from_config(config)
+    except ConnectqlError as exc:
+        _fail(exc)
+        return
+    app = create_app(
+        runtime,
+        graphiql=config.server.graphiql,
+        before_start=start_demo if path is None else None,
+    )
+    listen_host = host or config.server.host
+    listen_port = config.server.port if port is None else port
+    if path is None:
+        click.echo(
+            f"connectql: no {DEFAULT_CONFIG} found, serving the demo bookstore connector.\n"
+            f"Open http://{listen_host}:{listen_port}/graphql and try:\n"
+            "  { bookstore { books(first: 3) { nodes { title author { name } } } } }",
+            err=True,
+        )
+    uvicorn.run(app, host=listen_host, port=listen_port, log_level=log_level, lifespan="on")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate(files: tuple[str, ...]) -> None:
+    """Check connector spec files; print every problem with its location."""
+    failed = 0
+    for file in files:
+        try:
+            spec = load_spec(file)
+        except SpecErrors as exc:
+            failed += 1
+            for error in exc.errors:
+                click.echo(str(error), err=True)
+        except ConnectqlError as exc:
+            failed += 1
+            click.echo(str(exc), err=True)
+        else:
+            click.echo(f"{file}: ok ({spec.name}, {len(spec.operations)} operations)")
+    if failed:
+        click.echo(f"{failed} of {len(files)} file(s) have errors", err=True)
+        sys.exit(1)
+
+
+@main.group()
+def schema() -> None:
+    """Inspect the GraphQL schema."""
+
+
+@schema.command("print")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="connectql.yaml")
+@click.option("-o", "--output", type=click.File("w"), default="-", help="Write the SDL here.")
+def print_sdl(config_file: str | None, output: TextIO) -> None:
+    """Write the schema's SDL (of the demo when there is no config)."""
+    path = _config_path(config_file)
+    try:
+        if path:
+            runtime = Runtime.from_config(load_config(path))
+        else:
+            runtime = Runtime()
+            runtime.add(load_spec(BOOKSTORE_SPEC), {"base_url": "http://127.0.0.1", "api_key": "-"})
+    except ConnectqlError as exc:
+        _fail(exc)
+        return
+    output.write(print_schema(runtime.schema.graphql_schema) + "\n")
+    asyncio.run(runtime.stop())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""connectql.yaml: which connector specs the server runs, with what config.
+
+    server: {host: 127.0.0.1, port: 8000}
+    hooks: [mycompany.connectql_hooks]        # modules with register(hooks)
+    connectors:
+      - spec: specs/github.yaml               # relative to this file
+        config:
+          token: "{env.GITHUB_TOKEN}"         # secrets come from the environment
+
+`{env.NAME}` is allowed here only; a missing variable is an error naming it and where.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connectql.errors import ConfigError
+from connectql.spec.templates import parse_template
+
+
+class ServerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    graphiql: bool = True
+
+
+class ConnectorEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    spec: str
+    config: dict[str, Any] = {}
+    enabled: bool = True
+
+
+class AppConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    server: ServerSettings = ServerSettings()
+    hooks: list[str] = []
+    connectors: list[ConnectorEntry] = []
+    base_dir: Path = Path(".")
+    """Directory that relative spec paths are resolved against (the config file's)."""
+
+    def spec_path(self, entry: ConnectorEntry) -> Path:
+        path = Path(entry.spec)
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> AppConfig:
+    """Read connectql.yaml and fill `{env.X}` placeholders from `env` (default os.environ)."""
+    file = Path(path)
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise ConfigError(f"{file}{where}: not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping")
+    filled = _fill_env(raw, os.environ if env is None else env, file.name, ())
+    try:
+        return AppConfig.model_validate({**filled, "base_dir": file.parent})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{file}: {problems}") from None
+
+
+def _fill_env(value: Any, env: Mapping[str, str], file: str, where: tuple[Any, ...]) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill_env(v, env, file, (*where, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_env(v, env, file, (*where, i)) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "{" not in value:
+        return value
+    location = f"{file} {'.'.join(str(p) for p in where)}"
+    try:
+        template = parse_template(value)
+    except ValueError as exc:
+        raise ConfigError(f"{location}: {exc}") from None
+    for placeholder in template.placeholders:
+        if placeholder.namespace != "env":
+            raise ConfigError(f"{location}: only {{env.NAME}} placeholders are allowed here")
+        name = placeholder.path.text
+        if name not in env:
+            raise ConfigError(f"{location}: environment variable {name} is not set")
+    return template.render({"env": env})

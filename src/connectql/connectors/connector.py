@@ -1,0 +1,554 @@
+"""One running connector: a spec plus its config, turned into upstream calls.
+
+A Connector owns a lazily created, pooled aiohttp session (closed on stop, reset in tests),
+its auth strategy, rate limiter, circuit breaker and metrics. Resolvers call `execute`,
+`fetch_page` and `fetch_batch`; every upstream exchange goes through `_exchange`, the one
+place where host checks, limits, auth, retries and the breaker apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from multidict import CIMultiDict
+
+from connectql.connectors.auth import AuthContext, AuthHooks, AuthStrategy, build_auth
+from connectql.connectors.breaker import CircuitBreaker
+from connectql.connectors.clock import Clock, SystemClock
+from connectql.connectors.codecs import decode_body, encode_body
+from connectql.connectors.http import HttpRequest, HttpResponse, send
+from connectql.connectors.metrics import ConnectorMetrics
+from connectql.connectors.pagination import PageState, Paginator, build_paginator
+from connectql.connectors.ratelimit import TokenBucket
+from connectql.connectors.retry import delay_for, retry_after_from
+from connectql.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    RateLimited,
+    UpstreamError,
+)
+from connectql.spec.models import (
+    ConnectorSpec,
+    CustomError,
+    ErrorAction,
+    ObjectType,
+    Operation,
+    RequestSpec,
+)
+from connectql.spec.paths import Path, parse_path
+from connectql.spec.templates import parse_template, render_value, to_text
+from connectql.spec.typeref import parse_type_ref
+
+log = logging.getLogger("connectql.connector")
+
+NO_BODY_STATUSES = frozenset({204, 205, 304})
+
+
+@lru_cache(maxsize=4096)
+def _path(text: str) -> Path:
+    return parse_path(text)
+
+
+def resolve_config(spec: ConnectorSpec, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check `values` against the spec's `config` keys: defaults, required keys, types."""
+    unknown = sorted(set(values) - set(spec.config))
+    if unknown:
+        raise ConfigError(
+            f"connector {spec.name!r}: unknown config key(s) {', '.join(unknown)}; "
+            f"declared: {', '.join(sorted(spec.config)) or 'none'}"
+        )
+    out: dict[str, Any] = {}
+    for key, decl in spec.config.items():
+        value = values.get(key, decl.default)
+        if value is None or value == "":
+            if decl.required:
+                raise ConfigError(f"connector {spec.name!r}: config key {key!r} is required")
+            out[key] = None
+            continue
+        try:
+            out[key] = _coerce(value, decl.type)
+        except (TypeError, ValueError):
+            shown = "a secret value" if decl.secret else repr(value)
+            raise ConfigError(
+                f"connector {spec.name!r}: config key {key!r} must be a {decl.type}, got {shown}"
+            ) from None
+    return out
+
+
+def _coerce(value: Any, kind: str) -> Any:
+    if kind == "string":
+        return str(value)
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "1", "yes"):
+            return True
+        if str(value).lower() in ("false", "0", "no"):
+            return False
+        raise ValueError(value)
+    if kind == "integer":
+        if isinstance(value, bool):
+            raise TypeError(value)
+        return int(value)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[Any]
+    next_state: PageState | None
+
+
+class Connector:
+    def __init__(
+        self,
+        spec: ConnectorSpec,
+        config: Mapping[str, Any] | None = None,
+        *,
+        clock: Clock | None = None,
+        hooks: AuthHooks | None = None,
+        session_factory: Callable[[], aiohttp.ClientSession] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.config = resolve_config(spec, config or {})
+        self.clock: Clock = clock or SystemClock()
+        self.metrics = ConnectorMetrics()
+        self._hooks = hooks or AuthHooks()
+        self._session_factory = session_factory or self._default_session
+        self._session: aiohttp.ClientSession | None = None
+        self._rng = rng or random.Random()
+        self._scope_config = {"config": self.config}
+        self.base_url = str(parse_template(spec.source.base_url).render(self._scope_config)).rstrip(
+            "/"
+        )
+        if not urlsplit(self.base_url).scheme.startswith("http"):
+            raise ConfigError(f"connector {self.name!r}: base_url must be an http(s) URL")
+        self._allowed_hosts = frozenset([urlsplit(self.base_url).netloc, *spec.source.allow_hosts])
+        self._headers = {
+            k: str(parse_template(v).render(self._scope_config))
+            for k, v in spec.source.headers.items()
+        }
+        self.breaker = (
+            CircuitBreaker(spec.source.circuit_breaker, self.clock, self._on_breaker_change)
+            if spec.source.circuit_breaker
+            else None
+        )
+        rate = spec.source.rate_limit
+        self.limiter = (
+            TokenBucket(rate.requests_per_second, rate.burst, self.clock) if rate else None
+        )
+        self._max_wait = rate.max_wait if rate else 0.0
+        self._paginators: dict[str, Paginator | None] = {
+            name: build_paginator(op.pagination) if op.pagination else None
+            for name, op in spec.operations.items()
+        }
+        self.auth: AuthStrategy = build_auth(
+            spec.source.auth,
+            AuthContext(
+                connector=self.name,
+                render=lambda text: parse_template(text).render(self._scope_config),
+                send=self._send_raw,
+                clock=self.clock,
+            ),
+            self._hooks,
+        )
+        self.state = "stopped"
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.state = "running"
+
+    async def stop(self) -> None:
+        self.state = "stopped"
+        await self.reset_session()
+
+    async def reset_session(self) -> None:
+        """Close the pooled session; the next call opens a fresh one."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The connector's pooled session, created on first use."""
+        if self._session is None or self._session.closed:
+            self._session = self._session_factory()
+        return self._session
+
+    def _default_session(self) -> aiohttp.ClientSession:
+        timeouts = self.spec.source.timeouts
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeouts.total, sock_connect=timeouts.connect),
+            connector=aiohttp.TCPConnector(limit=100, limit_per_host=50, ttl_dns_cache=300),
+            raise_for_status=False,
+        )
+
+    # --- secrets -----------------------------------------------------------------------
+
+    def secrets(self) -> set[str]:
+        values = {str(self.config[k]) for k in self.spec.secret_keys() if self.config.get(k)}
+        values.update(s for s in self.auth.secrets() if s)
+        return values
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self.secrets(), key=len, reverse=True):
+            if len(secret) >= 4:
+                text = text.replace(secret, "[redacted]")
+        return text
+
+    # --- calls -------------------------------------------------------------------------
+
+    def operation(self, name: str) -> Operation:
+        return self.spec.operations[name]
+
+    def paginator(self, name: str) -> Paginator | None:
+        return self._paginators[name]
+
+    async def execute(self, op_name: str, args: Mapping[str, Any]) -> Any:
+        """Call a non-paginated operation once; return its shaped result."""
+        op = self.spec.operations[op_name]
+        request = self.build_request(op_name, op.request, {"args": args})
+        outcome = await self._exchange(op_name, op, request)
+        if not isinstance(outcome, HttpResponse):
+            return outcome.value
+        body = self._decode(op_name, op, outcome)
+        return self._shape(op, body)
+
+    async def fetch_page(
+        self, op_name: str, args: Mapping[str, Any], state: PageState, limit: int
+    ) -> Page:
+        """Fetch one upstream page of a paginated operation."""
+        op = self.spec.operations[op_name]
+        paginator = self._paginators[op_name]
+        assert paginator is not None, f"{op_name} is not paginated"
+        request = self.build_request(op_name, op.request, {"args": args})
+        paginator.prepare(state, request, limit)
+        outcome = await self._exchange(op_name, op, request)
+        if not isinstance(outcome, HttpResponse):
+            return Page(list(outcome.value or []), None)
+        body = self._decode(op_name, op, outcome)
+        records = self._records(op, body)
+        return Page(records, paginator.next(state, outcome, body, records))
+
+    async def fetch_batch(
+        self, op_name: str, keys: Sequence[Any], args: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        """Fetch many items of an operation with a `batch` section, in key order.
+
+        Each entry is the item, None when the upstream has no such key, or the exception
+        that failed it (the dataloader turns that into an error for that key only).
+        """
+        op = self.spec.operations[op_name]
+        batch = op.batch
+        assert batch is not None, f"{op_name} has no batch section"
+        if batch.mode == "fan_out":
+            semaphore = asyncio.Semaphore(batch.max_concurrency)
+
+            async def one(key: Any) -> Any:
+                async with semaphore:
+                    try:
+                        return await self.execute(op_name, {**(args or {}), batch.key: key})
+                    except ConnectorError as exc:
+                        return exc
+
+            return list(await asyncio.gather(*(one(k) for k in keys)))
+        results: list[Any] = []
+        for start in range(0, len(keys), batch.max_batch):
+            chunk = list(keys[start : start + batch.max_batch])
+            try:
+                results.extend(await self._request_batch(op_name, op, chunk, args or {}))
+            except ConnectorError as exc:
+                results.extend([exc] * len(chunk))
+        return results
+
+    async def _request_batch(
+        self, op_name: str, op: Operation, keys: list[Any], args: Mapping[str, Any]
+    ) -> list[Any]:
+        batch = op.batch
+        assert batch is not None
+        assert batch.request is not None
+        assert batch.match_on is not None
+        request = self.build_request(
+            op_name, batch.request, {"args": args, "keys": keys}, list_join=batch.join
+        )
+        outcome = await self._exchange(op_name, op, request, retries_allowed=True)
+        if not isinstance(outcome, HttpResponse):
+            return [None] * len(keys)
+        body = self._decode(op_name, op, outcome)
+        records = _path(batch.records or ".").get(body)
+        if not isinstance(records, list):
+            records = [] if records is None else [records]
+        match_path = self._match_path(op, batch.match_on)
+        found = {str(match_path.get(r)): r for r in records}
+        return [found.get(str(k)) for k in keys]
+
+    def _match_path(self, op: Operation, field: str) -> Path:
+        type_spec = self.spec.types.get(parse_type_ref(op.response.type).base)
+        if isinstance(type_spec, ObjectType) and field in type_spec.fields:
+            return _path(type_spec.fields[field].from_ or field)
+        return _path(field)
+
+    # --- request building --------------------------------------------------------------
+
+    def build_request(
+        self,
+        op_name: str,
+        spec: RequestSpec,
+        scope: Mapping[str, Any],
+        *,
+        list_join: str | None = ",",
+    ) -> HttpRequest:
+        """Render a request template; path values are percent-encoded, code never runs."""
+        full = {**self._scope_config, **scope}
+        path = parse_template(spec.path).render(
+            full, lambda v: quote(to_text(v, list_join or ","), safe="")
+        )
+        if not isinstance(path, str):  # a lone placeholder rendered to a raw value
+            path = quote(to_text(path, list_join or ","), safe="")
+        params: list[tuple[str, str]] = []
+        for name, raw in spec.query.items():
+            value = render_value(raw, full)
+            if value is None:
+                continue
+            if isinstance(value, list) and list_join is None:
+                params.extend((name, to_text(v, ",")) for v in value)
+            else:
+                params.append((name, to_text(value, list_join or ",")))
+        headers: CIMultiDict[str] = CIMultiDict(self._headers)
+        for name, raw in spec.headers.items():
+            value = render_value(raw, full)
+            if value is not None:
+                headers[name] = to_text(value, ",")
+        body: bytes | None = None
+        if spec.body is not None:
+            body, content_type = encode_body(
+                render_value(spec.body, full), spec.body_format, spec.xml_root
+            )
+            headers.setdefault("Content-Type", content_type)
+        op = self.spec.operations.get(op_name)
+        timeout = (op.timeout if op else None) or self.spec.source.timeouts.total
+        return HttpRequest(spec.method, self.base_url + path, params, headers, body, timeout)
+
+    # --- the exchange ------------------------------------------------------------------
+
+    async def _send_raw(self, request: HttpRequest) -> HttpResponse:
+        return await send(self.session, request, connector=self.name)
+
+    async def _exchange(
+        self,
+        op_name: str,
+        op: Operation,
+        request: HttpRequest,
+        *,
+        retries_allowed: bool | None = None,
+    ) -> HttpResponse | _Mapped:
+        """Send `request` with limits, auth, retries and the breaker; map error statuses.
+
+        Returns the 2xx response, or a `_Mapped` value when `errors:` maps the status to a
+        result (null or empty list). Raises a ConnectorError otherwise.
+        """
+        if request.host not in self._allowed_hosts:
+            raise UpstreamError(
+                f"refusing to call host {request.host!r}: not the connector's base_url host "
+                "nor in source.allow_hosts",
+                connector=self.name,
+                operation=op_name,
+            )
+        if self.breaker is None:
+            return await self._attempts(op_name, op, request, retries_allowed)
+        # One call is one breaker event, however many attempts its retries make.
+        try:
+            self.breaker.before_call()
+        except ConnectorError as exc:
+            exc.connector, exc.operation = self.name, op_name
+            self.metrics.errors[exc.code] += 1
+            raise
+        try:
+            return await self._attempts(op_name, op, request, retries_allowed)
+        finally:
+            self.breaker.release()
+
+    async def _attempts(
+        self, op_name: str, op: Operation, request: HttpRequest, retries_allowed: bool | None
+    ) -> HttpResponse | _Mapped:
+        policy = self.spec.source.retry
+        may_retry = op.retries_allowed if retries_allowed is None else retries_allowed
+        attempts = policy.max_attempts if may_retry else 1
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.limiter is not None:
+                try:
+                    waited = await self.limiter.acquire(self._max_wait)
+                except RateLimited as exc:
+                    exc.connector, exc.operation = self.name, op_name
+                    self.metrics.errors[exc.code] += 1
+                    raise
+                if waited:
+                    self.metrics.rate_limit_waits += 1
+                    self.metrics.rate_limit_wait_seconds += waited
+            outgoing = HttpRequest(
+                request.method,
+                request.url,
+                list(request.params),
+                CIMultiDict(request.headers),
+                request.body,
+                request.timeout,
+            )
+            await self.auth.apply(outgoing)
+            self.metrics.requests[op_name] += 1
+            started = time.perf_counter()
+            try:
+                response = await send(
+                    self.session, outgoing, connector=self.name, operation=op_name
+                )
+            except UpstreamError as exc:
+                self.metrics.latency.observe((time.perf_counter() - started) * 1000)
+                if exc.retryable and attempt < attempts:
+                    await self._backoff(attempt, None)
+                    continue
+                self._record_failure()
+                self.metrics.errors[exc.code] += 1
+                raise
+            self.metrics.latency.observe((time.perf_counter() - started) * 1000)
+            status = response.status
+            if 200 <= status < 300:
+                self._record_success()
+                return response
+            if status == 401 and not refreshed:
+                refreshed = True
+                if await self.auth.refresh(outgoing):
+                    attempt -= 1
+                    continue
+            action = self._error_action(op, status)
+            retry_after = retry_after_from(response.headers, self.clock.time())
+            if status == 429 and retry_after is not None and self.limiter is not None:
+                self.limiter.penalize(retry_after)
+            # An explicit `retry` in errors: is the spec author's word that retrying is safe.
+            retry_status = action == "retry" or (action == "error" and status in policy.on_status)
+            limit = policy.max_attempts if action == "retry" else attempts
+            too_long = retry_after is not None and retry_after > policy.max_retry_after
+            if retry_status and attempt < limit and not too_long:
+                await self._backoff(attempt, retry_after)
+                continue
+            if status >= 500 or status == 429:
+                self._record_failure()
+            else:
+                self._record_success()  # the upstream is up; the request itself was wrong
+            if action is None or action == "null":
+                return _Mapped(None)
+            if action == "empty":
+                return _Mapped([])
+            error = self._status_error(op_name, status, action, retry_after)
+            self.metrics.errors[error.code] += 1
+            raise error
+
+    async def _backoff(self, attempt: int, retry_after: float | None) -> None:
+        self.metrics.retries += 1
+        await self.clock.sleep(delay_for(attempt, self.spec.source.retry, retry_after, self._rng))
+
+    def _record_failure(self) -> None:
+        if self.breaker is not None:
+            self.breaker.record_failure()
+
+    def _record_success(self) -> None:
+        if self.breaker is not None:
+            self.breaker.record_success()
+
+    def _on_breaker_change(self, old: str, new: str) -> None:
+        self.metrics.breaker_state = new
+        log.info("connector %s: circuit %s → %s", self.name, old, new)
+
+    def _error_action(self, op: Operation, status: int) -> ErrorAction | str:
+        for table in (op.errors, self.spec.source.errors):
+            for key in (str(status), f"{status // 100}xx", "default"):
+                if key in table:
+                    return table[key]
+        return "error"
+
+    def _status_error(
+        self, op_name: str, status: int, action: ErrorAction | str, retry_after: float | None
+    ) -> ConnectorError:
+        where: dict[str, Any] = {"connector": self.name, "operation": op_name, "status": status}
+        if isinstance(action, CustomError):
+            return UpstreamError(
+                action.message or f"the upstream answered HTTP {status}",
+                retryable=action.retryable,
+                code=action.code,
+                **where,
+            )
+        if status in (401, 403):
+            return AuthError(
+                f"the upstream refused the credentials (HTTP {status})"
+                if status == 401
+                else "the upstream denied access (HTTP 403)",
+                **where,
+            )
+        if status == 429:
+            wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+            return RateLimited(
+                f"the upstream is rate limiting (HTTP 429){wait}", retry_after=retry_after, **where
+            )
+        if status == 404:
+            return UpstreamError(
+                "the upstream has no such resource (HTTP 404)", code="NOT_FOUND", **where
+            )
+        return UpstreamError(
+            f"the upstream answered HTTP {status}", retryable=status >= 500, **where
+        )
+
+    # --- responses ---------------------------------------------------------------------
+
+    def _decode(self, op_name: str, op: Operation, response: HttpResponse) -> Any:
+        if response.status in NO_BODY_STATUSES or not response.body:
+            return None
+        try:
+            return decode_body(response.body, response.content_type, op.response.format)
+        except ConnectorError as exc:
+            exc.connector, exc.operation, exc.status = self.name, op_name, response.status
+            self.metrics.errors[exc.code] += 1
+            raise
+
+    def _records(self, op: Operation, body: Any) -> list[Any]:
+        value = _path(op.response.records or ".").get(body)
+        if value is None:
+            return []
+        records = value if isinstance(value, list) else [value]
+        return self._filter(op, records)
+
+    def _filter(self, op: Operation, records: Iterable[Any]) -> list[Any]:
+        if not op.response.filter:
+            return list(records)
+        tests = [(_path(p), v) for p, v in op.response.filter.items()]
+        return [r for r in records if all(path.get(r) == want for path, want in tests)]
+
+    def _shape(self, op: Operation, body: Any) -> Any:
+        """Select records and fit them to the declared response type (list or single)."""
+        if parse_type_ref(op.response.type).is_list or op.is_paginated:
+            return self._records(op, body)
+        value = _path(op.response.records or ".").get(body)
+        if isinstance(value, list) and op.response.filter:
+            value = self._filter(op, value)
+            return value[0] if value else None
+        return value
+
+
+@dataclass(frozen=True)
+class _Mapped:
+    """A result chosen by the `errors:` table instead of a response body."""
+
+    value: Any

@@ -1,0 +1,68 @@
+"""Per-connector metrics kept in memory; exporters (Prometheus, subscriptions) read snapshots."""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import dataclass, field
+
+LATENCY_BUCKETS_MS: tuple[float, ...] = (
+    1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
+)  # fmt: skip
+
+
+@dataclass
+class LatencyHistogram:
+    """Cumulative-bucket histogram of request latency in milliseconds."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) + 1))
+    total: int = 0
+    sum_ms: float = 0.0
+
+    def observe(self, ms: float) -> None:
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS_MS, ms)] += 1
+        self.total += 1
+        self.sum_ms += ms
+
+    def quantile(self, q: float) -> float | None:
+        """Upper bound of the bucket holding the q-quantile (None before any observation)."""
+        if not self.total:
+            return None
+        rank = q * self.total
+        seen = 0
+        for i, count in enumerate(self.counts):
+            seen += count
+            if seen >= rank and count:
+                return LATENCY_BUCKETS_MS[i] if i < len(LATENCY_BUCKETS_MS) else float("inf")
+        return float("inf")
+
+
+@dataclass
+class ConnectorMetrics:
+    requests: Counter[str] = field(default_factory=Counter)
+    """Upstream HTTP requests sent, by operation."""
+    errors: Counter[str] = field(default_factory=Counter)
+    """Failed calls, by error code (UPSTREAM_ERROR, UNAUTHENTICATED, RATE_LIMITED, …)."""
+    retries: int = 0
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    breaker_state: str = "closed"
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "requests": sum(self.requests.values()),
+            "requests_by_operation": dict(self.requests),
+            "errors": dict(self.errors),
+            "retries": self.retries,
+            "rate_limit_waits": self.rate_limit_waits,
+            "rate_limit_wait_seconds": self.rate_limit_wait_seconds,
+            "breaker_state": self.breaker_state,
+            "latency_ms": {
+                "count": self.latency.total,
+                "sum": self.latency.sum_ms,
+                "p50": self.latency.quantile(0.5),
+                "p95": self.latency.quantile(0.95),
+                "p99": self.latency.quantile(0.99),
+            },
+        }

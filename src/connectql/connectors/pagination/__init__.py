@@ -1,0 +1,41 @@
+"""Paginators, one per `pagination.strategy`, chosen by the dispatch table in build_paginator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from connectql.connectors.pagination.base import PageState, Paginator
+from connectql.connectors.pagination.strategies import (
+    CursorPaginator,
+    LinkHeaderPaginator,
+    NextUrlPaginator,
+    OffsetPaginator,
+    PagePaginator,
+    parse_link_header,
+)
+from connectql.spec.models import (
+    CursorPagination,
+    LinkHeaderPagination,
+    NextUrlPagination,
+    NoPagination,
+    OffsetPagination,
+    PagePagination,
+)
+
+__all__ = ["PageState", "Paginator", "build_paginator", "parse_link_header"]
+
+_STRATEGIES: dict[type[Any], Callable[[Any], Paginator]] = {
+    PagePagination: PagePaginator,
+    OffsetPagination: OffsetPaginator,
+    CursorPagination: CursorPaginator,
+    LinkHeaderPagination: LinkHeaderPaginator,
+    NextUrlPagination: NextUrlPaginator,
+}
+
+
+def build_paginator(spec: Any) -> Paginator | None:
+    """The paginator for an operation's `pagination` model; None for `strategy: none`."""
+    if isinstance(spec, NoPagination):
+        return None
+    return _STRATEGIES[type(spec)](spec)

@@ -1,0 +1,29 @@
+"""Start the demo: the bookstore upstream on 127.0.0.1 and its connector in a runtime."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from connectql.demo.upstream import create_bookstore_app
+from connectql.runtime import Runtime
+from connectql.spec.loader import load_spec
+
+BOOKSTORE_SPEC = Path(__file__).with_name("bookstore.yaml")
+
+
+async def start_demo(runtime: Runtime) -> Callable[[], Awaitable[None]]:
+    """Serve the bookstore API on a free port and add its connector; return the cleanup."""
+    api_key = secrets.token_urlsafe(24)
+    runner = web.AppRunner(create_bookstore_app(api_key), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = int(runner.addresses[0][1])
+    runtime.add(
+        load_spec(BOOKSTORE_SPEC),
+        {"base_url": f"http://127.0.0.1:{port}", "api_key": api_key},
+    )
+    return runner.cleanup

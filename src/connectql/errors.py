@@ -1,0 +1,156 @@
+"""The one error tree of connectql, grouped by what the caller should do.
+
+    ConnectqlError
+    ├── SpecError            a connector spec is wrong: fix the file (file, line, column, path)
+    │   └── SpecErrors       several SpecErrors found in one pass
+    ├── ConfigError          connectql.yaml or a connector's config is wrong or incomplete
+    ├── SchemaBuildError     the running connectors cannot form one GraphQL schema
+    └── ConnectorError       a call through a connector failed
+        ├── UpstreamError    the upstream failed or answered badly (status, retryable)
+        │   ├── UpstreamTimeout
+        │   ├── UpstreamUnavailable   connection refused or reset
+        │   └── BadResponse           the body could not be parsed as declared
+        ├── AuthError        credentials were refused or could not be obtained
+        ├── RateLimited      the upstream (or our own limiter) said wait (retry_after)
+        └── CircuitOpen      the breaker is open; no call was made
+
+Every message is safe to show a client: no secret, no URL with credentials and no raw
+upstream body is ever put into one. `code` is the GraphQL `extensions.code`.
+
+This module imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ConnectqlError(Exception):
+    """Root of every error connectql raises on purpose."""
+
+    code = "INTERNAL"
+
+
+@dataclass(frozen=True)
+class SpecLocation:
+    """Where a spec problem is: file, 1-based line and column, and the spec path."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where} {self.path}" if self.path else where
+
+
+class SpecError(ConnectqlError):
+    code = "SPEC_INVALID"
+
+    def __init__(self, message: str, location: SpecLocation) -> None:
+        self.message = message
+        self.location = location
+        super().__init__(f"{location}: {message}")
+
+
+class SpecErrors(SpecError):
+    """Every problem found in one spec, reported at once."""
+
+    def __init__(self, errors: Sequence[SpecError]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0]
+        ConnectqlError.__init__(self, "\n".join(str(e) for e in self.errors))
+        self.message = first.message
+        self.location = first.location
+
+
+class ConfigError(ConnectqlError):
+    code = "CONFIG_INVALID"
+
+
+class SchemaBuildError(ConnectqlError):
+    code = "SCHEMA_BUILD_FAILED"
+
+
+class ConnectorError(ConnectqlError):
+    """A call through a connector failed; `retryable` says whether trying again may help."""
+
+    code = "CONNECTOR_ERROR"
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        connector: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+        retryable: bool | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.connector = connector
+        self.operation = operation
+        self.status = status
+        if retryable is not None:
+            self.retryable = retryable
+        if code is not None:
+            self.code = code
+
+    def extensions(self) -> dict[str, object]:
+        """The GraphQL `extensions` of this error."""
+        return {
+            "code": self.code,
+            "connector": self.connector,
+            "operation": self.operation,
+            "httpStatus": self.status,
+            "retryable": self.retryable,
+        }
+
+
+class UpstreamError(ConnectorError):
+    code = "UPSTREAM_ERROR"
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "UPSTREAM_TIMEOUT"
+    retryable = True
+
+
+class UpstreamUnavailable(UpstreamError):
+    code = "UPSTREAM_UNAVAILABLE"
+    retryable = True
+
+
+class BadResponse(UpstreamError):
+    code = "BAD_RESPONSE"
+
+
+class AuthError(ConnectorError):
+    code = "UNAUTHENTICATED"
+
+
+class RateLimited(ConnectorError):
+    code = "RATE_LIMITED"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+    def extensions(self) -> dict[str, object]:
+        ext = super().extensions()
+        ext["retryAfter"] = self.retry_after
+        return ext
+
+
+class CircuitOpen(ConnectorError):
+    code = "CIRCUIT_OPEN"
+    retryable = True

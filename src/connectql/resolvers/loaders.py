@@ -1,0 +1,79 @@
+"""Per-request dataloaders: every upstream read in one GraphQL request goes through these.
+
+One DataLoader per (connector, operation) and request. Keys are operation arguments; equal
+arguments are fetched once. Operations with `batch` send one multi-get per batch
+(`mode: request`) or bounded parallel single calls (`mode: fan_out`); others fan out too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from strawberry.dataloader import DataLoader
+
+from connectql.connectors.connector import Connector
+from connectql.errors import ConnectorError
+
+DEFAULT_CONCURRENCY = 10
+
+Args = Mapping[str, Any]
+
+
+def args_key(args: Args) -> bytes:
+    return orjson.dumps(args, option=orjson.OPT_SORT_KEYS)
+
+
+class Loaders:
+    """The dataloaders of one GraphQL request."""
+
+    def __init__(self) -> None:
+        self._loaders: dict[tuple[int, str], DataLoader[Args, Any]] = {}
+
+    def get(self, connector: Connector, op_name: str) -> DataLoader[Args, Any]:
+        key = (id(connector), op_name)
+        loader = self._loaders.get(key)
+        if loader is None:
+            op = connector.operation(op_name)
+            max_batch = op.batch.max_batch if op.batch and op.batch.mode == "request" else None
+
+            async def load(keys: list[Args]) -> Sequence[Any]:
+                return await _load(connector, op_name, keys)
+
+            loader = DataLoader(load, max_batch_size=max_batch, cache_key_fn=args_key)
+            self._loaders[key] = loader
+        return loader
+
+    async def load(self, connector: Connector, op_name: str, args: Args) -> Any:
+        return await self.get(connector, op_name).load(args)
+
+
+async def _load(connector: Connector, op_name: str, keys: list[Args]) -> list[Any]:
+    batch = connector.operation(op_name).batch
+    if batch is None:
+        semaphore = asyncio.Semaphore(DEFAULT_CONCURRENCY)
+
+        async def one(args: Args) -> Any:
+            async with semaphore:
+                try:
+                    return await connector.execute(op_name, args)
+                except ConnectorError as exc:
+                    return exc
+
+        return list(await asyncio.gather(*(one(a) for a in keys)))
+    # Keys that differ only in the batch key share one batch; other arguments split groups.
+    groups: dict[bytes, list[int]] = {}
+    for i, args in enumerate(keys):
+        rest = {k: v for k, v in args.items() if k != batch.key}
+        groups.setdefault(args_key(rest), []).append(i)
+    results: list[Any] = [None] * len(keys)
+    for indexes in groups.values():
+        rest = {k: v for k, v in keys[indexes[0]].items() if k != batch.key}
+        values = await connector.fetch_batch(
+            op_name, [keys[i].get(batch.key) for i in indexes], rest
+        )
+        for i, value in zip(indexes, values, strict=True):
+            results[i] = value
+    return results

@@ -1,0 +1,82 @@
+"""Join the static strawberry schema and the generated connector types into one schema.
+
+strawberry executes against `Schema._schema`, a graphql-core GraphQLSchema. We build the
+static part with strawberry, then replace `_schema` with one whose root types also hold
+every connector's namespace field. `tests/schema/test_compose.py` pins this behaviour.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import strawberry
+from graphql import GraphQLField, GraphQLNamedType, GraphQLObjectType, GraphQLSchema
+from strawberry.extensions import SchemaExtension
+
+from connectql.connectors.connector import Connector
+from connectql.errors import SchemaBuildError
+from connectql.schema.control import Query
+from connectql.schema.types import ConnectorTypes, ResolverFactory
+
+
+@dataclass(frozen=True)
+class BuiltSchema:
+    schema: strawberry.Schema
+    build_ms: float
+
+    @property
+    def graphql_schema(self) -> GraphQLSchema:
+        return self.schema._schema
+
+
+def build_schema(
+    connectors: Sequence[Connector],
+    resolvers: ResolverFactory,
+    *,
+    extensions: Iterable[type[SchemaExtension]] = (),
+    types_cache: dict[int, ConnectorTypes] | None = None,
+) -> BuiltSchema:
+    """One schema from the static control plane and `connectors`, in name order."""
+    started = time.perf_counter()
+    static = strawberry.Schema(query=Query, extensions=list(extensions))
+    base = static._schema
+    query_fields: dict[str, GraphQLField] = dict(base.query_type.fields)  # type: ignore[union-attr]
+    mutation_fields: dict[str, GraphQLField] = {}
+    named: list[GraphQLNamedType] = []
+    for connector in sorted(connectors, key=lambda c: c.name):
+        if connector.name in query_fields:
+            raise SchemaBuildError(
+                f"connector name {connector.name!r} clashes with a built-in query field"
+            )
+        types = types_cache.get(id(connector)) if types_cache is not None else None
+        if types is None:
+            types = ConnectorTypes(connector, resolvers)
+            if types_cache is not None:
+                types_cache[id(connector)] = types
+        query_fields[connector.name] = types.query
+        if types.mutation is not None:
+            mutation_fields[connector.name] = types.mutation
+        named.extend(types.all_named_types())
+    try:
+        schema = GraphQLSchema(
+            query=GraphQLObjectType("Query", query_fields, description=base.query_type.description),  # type: ignore[union-attr]
+            mutation=GraphQLObjectType("Mutation", mutation_fields) if mutation_fields else None,
+            subscription=base.subscription_type,
+            types=named,
+            directives=base.directives,
+            extensions=base.extensions,
+        )
+        schema._strawberry_schema = static  # type: ignore[attr-defined]
+        from graphql import validate_schema
+
+        errors = validate_schema(schema)
+    except (TypeError, ValueError, AssertionError) as exc:
+        raise SchemaBuildError(f"the connectors do not form a valid schema: {exc}") from exc
+    if errors:
+        raise SchemaBuildError(
+            "the connectors do not form a valid schema: " + "; ".join(e.message for e in errors)
+        )
+    static._schema = schema
+    return BuiltSchema(static, (time.perf_counter() - started) * 1000)

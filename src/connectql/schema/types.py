@@ -1,0 +1,333 @@
+"""GraphQL types built directly with graphql-core from running connectors' specs.
+
+Strawberry classes are too slow to generate at scale (see DESIGN.md, measured facts), so
+connector types are graphql-core objects; the static control plane stays strawberry and
+`compose.py` joins the two. Resolvers are injected (`ResolverFactory`): this module only
+shapes types and never calls an upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
+
+from graphql import (
+    GraphQLArgument,
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLEnumValue,
+    GraphQLField,
+    GraphQLFieldResolver,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    GraphQLString,
+    GraphQLType,
+    GraphQLUnionType,
+    Undefined,
+    value_from_ast_untyped,
+)
+
+from connectql.connectors.connector import Connector
+from connectql.errors import SchemaBuildError
+from connectql.spec.models import (
+    EnumType,
+    FieldSpec,
+    InputType,
+    ObjectType,
+    Operation,
+    Resolve,
+    UnionType,
+)
+from connectql.spec.naming import enum_value_name
+from connectql.spec.paths import parse_path
+from connectql.spec.typeref import TypeRef, parse_type_ref
+
+Info = GraphQLResolveInfo[Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _json_literal(node: Any, variables: Any = None) -> Any:
+    return value_from_ast_untyped(node, variables)
+
+
+GraphQLJSON = GraphQLScalarType(
+    "JSON",
+    description="Any JSON value, passed through as the upstream sent it.",
+    serialize=_identity,
+    parse_value=_identity,
+    parse_literal=_json_literal,
+)
+
+BUILTIN_TYPES: dict[str, GraphQLScalarType] = {
+    "String": GraphQLString,
+    "Int": GraphQLInt,
+    "Float": GraphQLFloat,
+    "Boolean": GraphQLBoolean,
+    "ID": GraphQLID,
+    "JSON": GraphQLJSON,
+}
+
+PageInfo = GraphQLObjectType(
+    "PageInfo",
+    description="Relay page information.",
+    fields={
+        "hasNextPage": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
+        "hasPreviousPage": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
+        "startCursor": GraphQLField(GraphQLString),
+        "endCursor": GraphQLField(GraphQLString),
+    },
+)
+
+
+class ResolverFactory(Protocol):
+    """Builds resolver functions; implemented in `connectql.resolvers`."""
+
+    def namespace(self, connector: Connector) -> GraphQLFieldResolver: ...
+
+    def operation(self, connector: Connector, op_name: str) -> GraphQLFieldResolver: ...
+
+    def connection(
+        self, connector: Connector, op_name: str, link: Resolve | None
+    ) -> GraphQLFieldResolver: ...
+
+    def link(self, connector: Connector, link: Resolve) -> GraphQLFieldResolver: ...
+
+
+def type_prefix(connector_name: str) -> str:
+    """`bookstore` → `Bookstore`, `my_api` → `MyApi`: the prefix of every type name."""
+    return "".join(part[:1].upper() + part[1:] for part in connector_name.split("_"))
+
+
+def _path_resolver(text: str) -> GraphQLFieldResolver:
+    path = parse_path(text)
+
+    def resolve(parent: Any, info: Info, **_: Any) -> Any:
+        return path.get(parent)
+
+    return resolve
+
+
+def _key_resolver(key: str) -> GraphQLFieldResolver:
+    def resolve(parent: Any, info: Info, **_: Any) -> Any:
+        return parent.get(key) if isinstance(parent, dict) else None
+
+    return resolve
+
+
+class ConnectorTypes:
+    """The GraphQL types of one connector: its namespace query and mutation objects."""
+
+    def __init__(self, connector: Connector, resolvers: ResolverFactory) -> None:
+        self.connector = connector
+        self.spec = connector.spec
+        self.prefix = type_prefix(connector.name)
+        self._resolvers = resolvers
+        self._named: dict[str, GraphQLNamedType] = {}
+        self._connections: dict[str, GraphQLObjectType] = {}
+        self.query, self.mutation = self._namespaces()
+
+    # --- names and references ----------------------------------------------------------
+
+    def _named_type(self, name: str) -> GraphQLNamedType:
+        if name in BUILTIN_TYPES:
+            return BUILTIN_TYPES[name]
+        if name not in self._named:
+            spec = self.spec.types.get(name)
+            if spec is None:
+                raise SchemaBuildError(f"connector {self.connector.name!r}: unknown type {name!r}")
+            self._named[name] = self._build(name, spec)
+        return self._named[name]
+
+    def _ref(self, ref: TypeRef) -> GraphQLType:
+        inner: GraphQLType = (
+            GraphQLList(self._ref(ref.of)) if ref.of is not None else self._named_type(ref.base)
+        )
+        return GraphQLNonNull(cast(Any, inner)) if ref.non_null else inner
+
+    def output(self, text: str) -> GraphQLOutputType:
+        return self._ref(parse_type_ref(text))  # type: ignore[return-value]
+
+    def input(self, text: str) -> GraphQLInputType:
+        return self._ref(parse_type_ref(text))  # type: ignore[return-value]
+
+    # --- declared types ----------------------------------------------------------------
+
+    def _build(self, name: str, spec: Any) -> GraphQLNamedType:
+        full = self.prefix + name
+        if isinstance(spec, EnumType):
+            values = (
+                {enum_value_name(v): v for v in spec.values}
+                if isinstance(spec.values, list)
+                else dict(spec.values)
+            )
+            return GraphQLEnumType(
+                full,
+                {k: GraphQLEnumValue(v) for k, v in values.items()},
+                description=spec.description,
+            )
+        if isinstance(spec, InputType):
+            return GraphQLInputObjectType(
+                full,
+                lambda: {
+                    fname: GraphQLInputField(
+                        self.input(f.type),
+                        description=f.description,
+                        out_name=f.from_ if f.from_ and "." not in f.from_ else None,
+                    )
+                    for fname, f in spec.fields.items()
+                },
+                description=spec.description,
+            )
+        if isinstance(spec, UnionType):
+            return self._union(full, spec)
+        assert isinstance(spec, ObjectType)
+        return GraphQLObjectType(
+            full,
+            lambda: {fname: self._object_field(fname, f) for fname, f in spec.fields.items()},
+            description=spec.description,
+        )
+
+    def _union(self, full: str, spec: UnionType) -> GraphQLUnionType:
+        discriminator = parse_path(spec.discriminator.field)
+        mapping = {k: self.prefix + v for k, v in spec.discriminator.mapping.items()}
+
+        def resolve_type(value: Any, info: Info, _type: Any) -> str | None:
+            return mapping.get(str(discriminator.get(value)))
+
+        return GraphQLUnionType(
+            full,
+            lambda: [self._named_type(t) for t in spec.types],  # type: ignore[misc]
+            resolve_type=resolve_type,
+            description=spec.description,
+        )
+
+    def _object_field(self, fname: str, f: FieldSpec) -> GraphQLField:
+        if f.resolve is None:
+            resolver = _path_resolver(f.from_) if f.from_ else _key_resolver(fname)
+            return GraphQLField(
+                self.output(f.type),
+                resolve=resolver,
+                description=f.description,
+                deprecation_reason=f.deprecated,
+            )
+        target = self.spec.operations[f.resolve.operation]
+        if target.is_paginated:
+            return self._connection_field(f.resolve.operation, target, f.resolve, f)
+        return GraphQLField(
+            self.output(f.type),
+            resolve=self._resolvers.link(self.connector, f.resolve),
+            description=f.description,
+            deprecation_reason=f.deprecated,
+        )
+
+    # --- operations --------------------------------------------------------------------
+
+    def _args(self, op: Operation, skip: Mapping[str, Any] = {}) -> dict[str, GraphQLArgument]:
+        out: dict[str, GraphQLArgument] = {}
+        for name, arg in op.args.items():
+            if name in skip:
+                continue
+            gtype = self.input(arg.type)
+            if arg.default is not None and isinstance(gtype, GraphQLNonNull):
+                gtype = gtype.of_type
+            out[name] = GraphQLArgument(
+                gtype,
+                default_value=arg.default if arg.default is not None else Undefined,
+                description=arg.description,
+            )
+        return out
+
+    def connection_type(self, item: str) -> GraphQLObjectType:
+        if item not in self._connections:
+            node: Any = GraphQLNonNull(cast(Any, self._named_type(item)))
+            edge = GraphQLObjectType(
+                f"{self.prefix}{item}Edge",
+                {
+                    "cursor": GraphQLField(GraphQLNonNull(GraphQLString)),
+                    "node": GraphQLField(node),
+                },
+            )
+            self._connections[item] = GraphQLObjectType(
+                f"{self.prefix}{item}Connection",
+                {
+                    "edges": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLNonNull(edge)))),
+                    "nodes": GraphQLField(GraphQLNonNull(GraphQLList(node))),
+                    "pageInfo": GraphQLField(GraphQLNonNull(PageInfo)),
+                },
+                description=f"A page of {self.prefix}{item} items (Relay connection).",
+            )
+        return self._connections[item]
+
+    def _connection_field(
+        self, op_name: str, op: Operation, link: Resolve | None, f: FieldSpec | None = None
+    ) -> GraphQLField:
+        args = self._args(op, skip=link.args if link else {})
+        args["first"] = GraphQLArgument(GraphQLInt, description="How many items to return.")
+        args["after"] = GraphQLArgument(GraphQLString, description="Cursor to continue after.")
+        return GraphQLField(
+            GraphQLNonNull(self.connection_type(parse_type_ref(op.response.type).base)),
+            args=args,
+            resolve=self._resolvers.connection(self.connector, op_name, link),
+            description=(f.description if f else None) or op.description,
+            deprecation_reason=(f.deprecated if f else None) or op.deprecated,
+        )
+
+    def _operation_field(self, op_name: str, op: Operation) -> GraphQLField:
+        if op.is_paginated:
+            return self._connection_field(op_name, op, None)
+        return GraphQLField(
+            self.output(op.response.type),
+            args=self._args(op),
+            resolve=self._resolvers.operation(self.connector, op_name),
+            description=op.description,
+            deprecation_reason=op.deprecated,
+        )
+
+    def _namespaces(self) -> tuple[GraphQLField, GraphQLField | None]:
+        queries = {n: op for n, op in self.spec.operations.items() if op.kind == "query"}
+        mutations = {n: op for n, op in self.spec.operations.items() if op.kind == "mutation"}
+        info = self.spec.connector
+        description = info.description or info.title or f"The {info.name} connector."
+        resolve = self._resolvers.namespace(self.connector)
+
+        def namespace(suffix: str, ops: Mapping[str, Operation]) -> GraphQLField:
+            obj = GraphQLObjectType(
+                f"{self.prefix}{suffix}",
+                lambda: {n: self._operation_field(n, op) for n, op in ops.items()},
+                description=description,
+            )
+            return GraphQLField(GraphQLNonNull(obj), resolve=resolve, description=description)
+
+        query = namespace("Query", queries) if queries else None
+        mutation = namespace("Mutation", mutations) if mutations else None
+        if query is None:
+            # Every connector is queryable, so its types are reachable and introspectable.
+            query = GraphQLField(
+                GraphQLNonNull(
+                    GraphQLObjectType(
+                        f"{self.prefix}Query",
+                        {"name": GraphQLField(GraphQLNonNull(GraphQLString))},
+                        description=description,
+                    )
+                ),
+                resolve=lambda *_a, **_k: {"name": self.connector.name},
+            )
+        return query, mutation
+
+    def all_named_types(self) -> list[GraphQLNamedType]:
+        """Every declared type, so unused ones still appear in the schema."""
+        return [self._named_type(name) for name in self.spec.types]

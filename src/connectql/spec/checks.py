@@ -1,0 +1,234 @@
+"""Semantic checks of a structurally valid spec: what pydantic alone cannot see.
+
+Each check yields (location, message); the loader turns locations into file:line:column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from connectql.spec.models import (
+    ConnectorSpec,
+    EnumType,
+    InputType,
+    ObjectType,
+    Operation,
+    UnionType,
+)
+from connectql.spec.naming import enum_value_name
+from connectql.spec.templates import parse_template, template_strings
+from connectql.spec.typeref import BUILTIN_SCALARS, parse_type_ref
+
+Loc = tuple[str | int, ...]
+Problem = tuple[Loc, str]
+
+
+def check_spec(spec: ConnectorSpec) -> list[Problem]:
+    """Every semantic problem of `spec`, in file order as far as possible."""
+    return [
+        *_check_templates(spec),
+        *_check_types(spec),
+        *_check_operations(spec),
+    ]
+
+
+# --- templates ---------------------------------------------------------------------------
+
+
+def _check_templates(spec: ConnectorSpec) -> Iterator[Problem]:
+    """`{config.x}` must name a config key everywhere; `env` is for connectql.yaml only."""
+    source = spec.source.model_dump(by_alias=True, exclude_defaults=True)
+    yield from _placeholders(spec, ("source",), source, allowed={"config"})
+    for name, op in spec.operations.items():
+        loc: Loc = ("operations", name, "request")
+        request = op.request.model_dump(exclude_defaults=True)
+        yield from _placeholders(spec, loc, request, allowed={"config", "args"}, op=op)
+        if op.batch is not None and op.batch.request is not None:
+            loc = ("operations", name, "batch", "request")
+            request = op.batch.request.model_dump(exclude_defaults=True)
+            yield from _placeholders(spec, loc, request, allowed={"config", "args", "keys"}, op=op)
+
+
+def _placeholders(
+    spec: ConnectorSpec,
+    base: Loc,
+    value: Any,
+    *,
+    allowed: set[str],
+    op: Operation | None = None,
+) -> Iterator[Problem]:
+    for rel, text in template_strings(value):
+        loc = (*base, *rel)
+        for ph in parse_template(text).placeholders:
+            head = ph.path.steps[0] if ph.path.steps else None
+            if ph.namespace not in allowed:
+                hint = (
+                    "; put {env.…} in connectql.yaml and read it here as {config.…}"
+                    if ph.namespace == "env"
+                    else ""
+                )
+                yield loc, f"{ph.text} is not available here (allowed: {_names(allowed)}){hint}"
+            elif ph.namespace == "config" and head not in spec.config:
+                yield loc, f"{ph.text} names no declared config key ({_names(spec.config)})"
+            elif ph.namespace == "args" and op is not None and head not in op.args:
+                yield loc, f"{ph.text} names no argument of this operation ({_names(op.args)})"
+
+
+def _names(values: Any) -> str:
+    names = sorted(str(v) for v in values)
+    return ", ".join(names) if names else "none declared"
+
+
+# --- types -------------------------------------------------------------------------------
+
+
+def _kind(spec: ConnectorSpec, name: str) -> str | None:
+    if name in BUILTIN_SCALARS:
+        return "scalar"
+    found = spec.types.get(name)
+    return None if found is None else found.kind
+
+
+def _type_ref(spec: ConnectorSpec, loc: Loc, text: str, role: str) -> Iterator[Problem]:
+    """A reference must name a declared type usable as `role` (input or output)."""
+    base = parse_type_ref(text).base
+    kind = _kind(spec, base)
+    if kind is None:
+        declared = ", ".join(sorted(spec.types)) or "none"
+        yield (
+            loc,
+            f"unknown type {base!r} (declared types: {declared}; "
+            f"scalars: {_names(BUILTIN_SCALARS)})",
+        )
+    elif role == "input" and kind in ("object", "union"):
+        yield (
+            loc,
+            f"{base!r} is an {kind} type; arguments and input fields need an input type, "
+            "enum or scalar",
+        )
+    elif role == "output" and kind == "input":
+        yield (
+            loc,
+            f"{base!r} is an input type; results and object fields need an object, union, "
+            "enum or scalar",
+        )
+
+
+def _check_types(spec: ConnectorSpec) -> Iterator[Problem]:
+    reserved = {"Query", "Mutation"} | {
+        f"{parse_type_ref(op.response.type).base}{suffix}"
+        for op in spec.operations.values()
+        if op.is_paginated
+        for suffix in ("Connection", "Edge")
+    }
+    for name, type_spec in spec.types.items():
+        loc: Loc = ("types", name)
+        if name in reserved or name == "PageInfo":
+            yield loc, f"type name {name!r} is taken by a generated type; rename it"
+        if isinstance(type_spec, (ObjectType, InputType)):
+            role = "output" if isinstance(type_spec, ObjectType) else "input"
+            for fname, field in type_spec.fields.items():
+                floc = (*loc, "fields", fname)
+                yield from _type_ref(spec, (*floc, "type"), field.type, role)
+                if field.resolve is not None:
+                    if isinstance(type_spec, InputType):
+                        yield (*floc, "resolve"), "input fields cannot resolve through an operation"
+                    else:
+                        yield from _check_resolve(
+                            spec, (*floc, "resolve"), field.resolve.operation, field.resolve.args
+                        )
+        elif isinstance(type_spec, EnumType):
+            yield from _check_enum(loc, type_spec)
+        elif isinstance(type_spec, UnionType):
+            for i, member in enumerate(type_spec.types):
+                if _kind(spec, member) != "object":
+                    yield (
+                        (*loc, "types", i),
+                        f"union member {member!r} must be a declared object type",
+                    )
+            for raw, member in type_spec.discriminator.mapping.items():
+                if member not in type_spec.types:
+                    yield (
+                        (*loc, "discriminator", "mapping", raw),
+                        f"{member!r} is not one of this union's types",
+                    )
+
+
+def _check_enum(loc: Loc, spec: EnumType) -> Iterator[Problem]:
+    if isinstance(spec.values, dict):
+        return
+    seen: dict[str, str] = {}
+    for i, raw in enumerate(spec.values):
+        name = enum_value_name(raw)
+        if name in seen:
+            yield (
+                (*loc, "values", i),
+                f"{raw!r} and {seen[name]!r} both become the GraphQL value {name}; "
+                "map them explicitly",
+            )
+        seen[name] = raw
+
+
+def _check_resolve(
+    spec: ConnectorSpec, loc: Loc, target: str, args: Mapping[str, Any]
+) -> Iterator[Problem]:
+    op = spec.operations.get(target)
+    if op is None:
+        yield (
+            (*loc, "operation"),
+            f"resolve names operation {target!r}, which is not declared "
+            f"({_names(spec.operations)})",
+        )
+        return
+    for name in args:
+        if name not in op.args:
+            yield (
+                (*loc, "args", name),
+                f"operation {target!r} has no argument {name!r} ({_names(op.args)})",
+            )
+    for name, arg in op.args.items():
+        if parse_type_ref(arg.type).non_null and arg.default is None and name not in args:
+            yield (*loc, "args"), f"operation {target!r} needs argument {name!r}"
+    for rel, text in template_strings(dict(args)):
+        for ph in parse_template(text).placeholders:
+            if ph.namespace not in ("parent", "config"):
+                yield (
+                    (*loc, "args", *rel),
+                    f"{ph.text} is not available here (allowed: config, parent)",
+                )
+
+
+# --- operations ---------------------------------------------------------------------------
+
+
+def _check_operations(spec: ConnectorSpec) -> Iterator[Problem]:
+    for name, op in spec.operations.items():
+        loc: Loc = ("operations", name)
+        for arg_name, arg in op.args.items():
+            yield from _type_ref(spec, (*loc, "args", arg_name, "type"), arg.type, "input")
+        yield from _type_ref(spec, (*loc, "response", "type"), op.response.type, "output")
+        if op.kind == "mutation" and op.is_paginated:
+            yield (*loc, "pagination"), "a mutation cannot be paginated"
+        if op.batch is not None:
+            yield from _check_batch(spec, loc, op)
+
+
+def _check_batch(spec: ConnectorSpec, loc: Loc, op: Operation) -> Iterator[Problem]:
+    batch = op.batch
+    assert batch is not None
+    if batch.key not in op.args:
+        yield (
+            (*loc, "batch", "key"),
+            f"batch key {batch.key!r} is not an argument of this operation ({_names(op.args)})",
+        )
+    if op.is_paginated or parse_type_ref(op.response.type).is_list:
+        yield (*loc, "batch"), "a batched operation must return one item per key, not a list"
+    if batch.match_on is not None:
+        base = parse_type_ref(op.response.type).base
+        type_spec = spec.types.get(base)
+        if isinstance(type_spec, ObjectType) and batch.match_on not in type_spec.fields:
+            yield (
+                (*loc, "batch", "match_on"),
+                f"{batch.match_on!r} is not a field of {base} ({_names(type_spec.fields)})",
+            )

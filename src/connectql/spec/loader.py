@@ -1,0 +1,329 @@
+"""Read a connector spec (YAML or JSON) and report every problem at once, with its location.
+
+    github.yaml:41:7 operations.listIssues.pagination.strategy: 'links' is not one of page,
+    offset, cursor, link_header, next_url, none
+
+The file is composed into YAML nodes first, so every key and item keeps its line and column;
+pydantic validates the plain data; each pydantic error's location is mapped back to a node.
+Semantic checks (`connectql.spec.checks`) run only when the structure is valid. Messages
+never repeat the offending value except for short enum-like choices, so a secret pasted in
+the wrong place is not echoed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from pathlib import Path as FilePath
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from connectql.errors import SpecError, SpecErrors, SpecLocation
+from connectql.spec.checks import check_spec
+from connectql.spec.models import ConnectorSpec
+
+Loc = tuple[str | int, ...]
+Mark = tuple[int, int]
+"""1-based line and column."""
+
+
+class _Positions:
+    """Where each key and item of the composed document starts."""
+
+    def __init__(self) -> None:
+        self.marks: dict[Loc, Mark] = {}
+
+    def at(self, loc: Loc) -> Mark | None:
+        """The mark of `loc`, or of its nearest ancestor that has one."""
+        for end in range(len(loc), -1, -1):
+            mark = self.marks.get(loc[:end])
+            if mark is not None:
+                return mark
+        return None
+
+
+def load_spec(path: str | FilePath) -> ConnectorSpec:
+    """Load and check the spec file at `path`; raise SpecErrors listing every problem."""
+    file = FilePath(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecErrors(
+            [
+                SpecError(
+                    f"cannot read the file: {exc.strerror}", SpecLocation(str(file), None, None, "")
+                )
+            ]
+        ) from None
+    except UnicodeDecodeError:
+        raise SpecErrors(
+            [SpecError("the file is not UTF-8 text", SpecLocation(str(file), None, None, ""))]
+        ) from None
+    return load_spec_text(text, str(file))
+
+
+def load_spec_text(text: str, filename: str = "<spec>") -> ConnectorSpec:
+    """Load and check a spec given as YAML or JSON text; `filename` appears in errors."""
+    data, positions = _compose(text, filename)
+    return validate_data(data, positions, filename)
+
+
+def validate_data(data: Any, positions: _Positions, filename: str) -> ConnectorSpec:
+    def located(loc: Loc, message: str) -> SpecError:
+        mark = positions.at(loc)
+        return SpecError(
+            message,
+            SpecLocation(
+                filename, mark[0] if mark else None, mark[1] if mark else None, _dotted(loc)
+            ),
+        )
+
+    if not isinstance(data, dict):
+        raise SpecErrors([located((), "a connector spec must be a mapping (key: value pairs)")])
+    try:
+        spec = ConnectorSpec.model_validate(data)
+    except ValidationError as exc:
+        errors = [located(*_explain(err, data)) for err in exc.errors(include_url=False)]
+        raise SpecErrors(_unique(errors)) from None
+    problems = [located(loc, message) for loc, message in check_spec(spec)]
+    if problems:
+        raise SpecErrors(_unique(problems))
+    return spec
+
+
+# --- YAML with positions ------------------------------------------------------------------
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, loc: Loc, key: str, first: Mark, mark: Mark) -> None:
+        self.loc, self.key, self.first, self.mark = loc, key, first, mark
+
+
+def _compose(text: str, filename: str) -> tuple[Any, _Positions]:
+    positions = _Positions()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or "invalid YAML"
+        context = f" {exc.context}" if exc.context else ""
+        raise SpecErrors(
+            [
+                SpecError(
+                    f"invalid YAML/JSON: {problem}{context}",
+                    SpecLocation(
+                        filename,
+                        mark.line + 1 if mark else None,
+                        mark.column + 1 if mark else None,
+                        "",
+                    ),
+                )
+            ]
+        ) from None
+    if node is None:
+        raise SpecErrors([SpecError("the spec is empty", SpecLocation(filename, 1, 1, ""))])
+    constructor = yaml.SafeLoader("")
+    duplicates: list[SpecError] = []
+    data = _build(node, (), positions, constructor, duplicates, filename)
+    if duplicates:
+        raise SpecErrors(duplicates)
+    return data, positions
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _build(
+    node: yaml.Node,
+    loc: Loc,
+    positions: _Positions,
+    constructor: yaml.SafeLoader,
+    duplicates: list[SpecError],
+    filename: str,
+) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        constructor.flatten_mapping(node)  # YAML merge keys (<<)
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = constructor.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                key = str(key)
+            key_loc = (*loc, key) if isinstance(key, (str, int)) else (*loc, str(key))
+            if key in out:
+                first = positions.marks.get(key_loc)
+                where = f" (first at line {first[0]})" if first else ""
+                line, column = _mark(key_node)
+                duplicates.append(
+                    SpecError(
+                        f"duplicate key {key!r}{where}",
+                        SpecLocation(filename, line, column, _dotted(key_loc)),
+                    )
+                )
+                continue
+            positions.marks[key_loc] = _mark(key_node)
+            out[key] = _build(value_node, key_loc, positions, constructor, duplicates, filename)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item in enumerate(node.value):
+            positions.marks[(*loc, index)] = _mark(item)
+            items.append(_build(item, (*loc, index), positions, constructor, duplicates, filename))
+        return items
+    return constructor.construct_object(node, deep=True)
+
+
+# --- pydantic errors, explained -----------------------------------------------------------
+
+
+def _explain(err: ErrorDetails, data: Any) -> tuple[Loc, str]:
+    loc = _data_loc(err["loc"], data)
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    if kind == "union_tag_invalid":
+        key = str(ctx.get("discriminator", "")).strip("'")
+        choices = _choices(ctx.get("expected_tags"))
+        return (*loc, key), f"{_short(ctx.get('tag'))} is not one of {choices}"
+    if kind == "union_tag_not_found":
+        key = str(ctx.get("discriminator", "")).strip("'")
+        return loc, f"'{key}' is required"
+    if kind == "invalid_kind":
+        given = value.get("kind") if isinstance(value, dict) else value
+        return (*loc, "kind"), f"{_short(given)} is not one of object, input, enum, union"
+    if kind == "literal_error":
+        return loc, f"{_short(value)} is not one of {_choices(ctx.get('expected'))}"
+    if kind == "missing":
+        return loc, f"'{loc[-1]}' is required" if loc else "a required key is missing"
+    if kind == "extra_forbidden":
+        return loc, _unknown_key(loc, data)
+    if kind in ("value_error", "assertion_error"):
+        return loc, str(ctx.get("error", err["msg"]))
+    if kind.endswith(("_type", "_parsing")):
+        return loc, f"{err['msg'][0].lower()}{err['msg'][1:]}, got {_type_name(value)}"
+    return loc, f"{err['msg'][0].lower()}{err['msg'][1:]}"
+
+
+def _data_loc(raw: Sequence[str | int], data: Any) -> Loc:
+    """Keep the parts of a pydantic loc that exist in the data (drops union tags)."""
+    out: list[str | int] = []
+    current = data
+    for i, part in enumerate(raw):
+        last = i == len(raw) - 1
+        if (isinstance(current, dict) and part in current) or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
+            current = current[part]
+            out.append(part)
+        elif last and isinstance(current, dict):
+            out.append(part)  # a missing key
+            return tuple(out)
+        # else: a union tag or validator name pydantic adds; not a place in the file
+    return tuple(out)
+
+
+def _unknown_key(loc: Loc, data: Any) -> str:
+    key = loc[-1]
+    known = _known_keys(loc[:-1], data)
+    hint = difflib.get_close_matches(str(key), known, n=1) if known else []
+    return f"unknown key '{key}'" + (f"; did you mean '{hint[0]}'?" if hint else "")
+
+
+def _known_keys(loc: Loc, data: Any) -> list[str]:
+    """The keys the model at `loc` accepts, found by walking the models beside the data."""
+    annotation: Any = ConnectorSpec
+    for part in loc:
+        model = _model_for(annotation, data)
+        if model is not None:
+            field = next(
+                (f for name, f in model.model_fields.items() if part in (name, f.alias)), None
+            )
+            if field is None:
+                return []
+            annotation = field.annotation
+        else:
+            args: tuple[Any, ...] = getattr(annotation, "__args__", ())
+            origin = getattr(annotation, "__origin__", None)
+            if origin is dict and len(args) == 2:
+                annotation = args[1]
+            elif origin is list and args:
+                annotation = args[0]
+            else:
+                return []
+        data = data.get(part) if isinstance(data, dict) else None
+    model = _model_for(annotation, data)
+    return [f.alias or name for name, f in model.model_fields.items()] if model else []
+
+
+DISCRIMINATORS = ("type", "strategy", "kind")
+
+
+def _model_for(annotation: Any, data: Any) -> type[BaseModel] | None:
+    """The model class `data` is validated against, choosing a union member by its tag."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    members = [m for m in _flatten(annotation) if isinstance(m, type) and issubclass(m, BaseModel)]
+    if not isinstance(data, dict) or len(members) <= 1:
+        return members[0] if members else None
+    for member in members:
+        for key in DISCRIMINATORS:
+            field = member.model_fields.get(key)
+            if field is not None:
+                value = data.get(key, field.default)
+                if value in getattr(field.annotation, "__args__", ()):
+                    return member
+    return None
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    if hasattr(annotation, "__metadata__"):  # Annotated[X, ...]
+        return _flatten(annotation.__origin__)
+    args = getattr(annotation, "__args__", None)
+    if args is None or getattr(annotation, "__origin__", None) in (dict, list):
+        return [annotation]
+    return [m for arg in args for m in _flatten(arg)]
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _choices(expected: Any) -> str:
+    text = str(expected or "")
+    names = _QUOTED.findall(text)
+    return ", ".join(names) if names else text
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "...'"
+
+
+def _type_name(value: Any) -> str:
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "text",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _unique(errors: list[SpecError]) -> list[SpecError]:
+    seen: set[str] = set()
+    out = []
+    for error in errors:
+        if str(error) not in seen:
+            seen.add(str(error))
+            out.append(error)
+    return out

@@ -1,0 +1,522 @@
+"""Pydantic models of the connector spec, version 1.
+
+Every key of a spec file is declared here; unknown keys are errors. Strategy-like sections
+(`auth`, `pagination`, `types`) are discriminated unions on `type`/`strategy`/`kind`, so each
+model class maps to exactly one runtime implementation (see the dispatch tables in
+`connectql.connectors`). Shorthands: an argument or field may be given as just its type
+(`owner: String!`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from connectql.spec.paths import parse_path
+from connectql.spec.templates import parse_template
+from connectql.spec.typeref import parse_type_ref
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+GRAPHQL_NAME_PATTERN = r"^[_A-Za-z][_0-9A-Za-z]*$"
+TYPE_NAME_PATTERN = r"^[A-Z][_0-9A-Za-z]*$"
+STATUS_KEY = re.compile(r"^([1-5][0-9][0-9]|[1-5]xx|default)$")
+
+GraphQLName = Annotated[str, Field(pattern=GRAPHQL_NAME_PATTERN)]
+TypeName = Annotated[str, Field(pattern=TYPE_NAME_PATTERN)]
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_type_ref(value: str) -> str:
+    parse_type_ref(value)
+    return value
+
+
+def _check_template(value: str) -> str:
+    parse_template(value)
+    return value
+
+
+def _check_path(value: str) -> str:
+    parse_path(value)
+    return value
+
+
+def _check_templates_in(value: Any) -> Any:
+    if isinstance(value, str):
+        parse_template(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _check_templates_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            _check_templates_in(v)
+    return value
+
+
+def _type_shorthand(value: Any) -> Any:
+    return {"type": value} if isinstance(value, str) else value
+
+
+# --- connector and config -------------------------------------------------------------
+
+
+class ConnectorInfo(SpecModel):
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=40)]
+    """Lower-case identifier; the GraphQL namespace field and the type-name prefix."""
+    version: str = "0.1.0"
+    title: str | None = None
+    description: str | None = None
+    docs_url: str | None = None
+
+
+class ConfigKey(SpecModel):
+    type: Literal["string", "integer", "number", "boolean"] = "string"
+    required: bool = False
+    secret: bool = False
+    """A secret value never appears in logs, errors, GraphQL results, generated code or docs."""
+    default: str | int | float | bool | None = None
+    description: str | None = None
+
+
+# --- auth -----------------------------------------------------------------------------
+
+
+class NoAuth(SpecModel):
+    type: Literal["none"] = "none"
+
+
+class ApiKeyAuth(SpecModel):
+    type: Literal["api_key"]
+    key: str
+    """Template of the key, usually `{config.api_key}`."""
+    name: str = "X-API-Key"
+    """The header or query parameter that carries the key."""
+    in_: Literal["header", "query"] = Field("header", alias="in")
+    prefix: str = ""
+
+    _templates = field_validator("key")(_check_template)
+
+
+class BearerAuth(SpecModel):
+    type: Literal["bearer"]
+    token: str
+    header: str = "Authorization"
+    scheme: str = "Bearer"
+
+    _templates = field_validator("token")(_check_template)
+
+
+class BasicAuth(SpecModel):
+    type: Literal["basic"]
+    username: str
+    password: str
+
+    _templates = field_validator("username", "password")(_check_template)
+
+
+class OAuth2Auth(SpecModel):
+    type: Literal["oauth2"]
+    grant: Literal["client_credentials", "refresh_token"]
+    token_url: str
+    client_id: str
+    client_secret: str | None = None
+    refresh_token: str | None = None
+    """Template of the initial refresh token; a rotated one replaces it at run time."""
+    scopes: list[str] = []
+    audience: str | None = None
+    client_auth: Literal["body", "basic"] = "body"
+    """How the client authenticates at the token endpoint (form fields or HTTP basic)."""
+    expiry_margin: Annotated[float, Field(ge=0)] = 30.0
+    """Seconds before `expires_in` at which a token counts as expired."""
+
+    _templates = field_validator("token_url", "client_id", "client_secret", "refresh_token")(
+        lambda v: v if v is None else _check_template(v)
+    )
+
+    @model_validator(mode="after")
+    def _grant_needs(self) -> OAuth2Auth:
+        if self.grant == "refresh_token" and not self.refresh_token:
+            raise ValueError("grant 'refresh_token' needs refresh_token")
+        if self.grant == "client_credentials" and not self.client_secret:
+            raise ValueError("grant 'client_credentials' needs client_secret")
+        return self
+
+
+class AwsSigV4Auth(SpecModel):
+    type: Literal["aws_sigv4"]
+    region: str
+    service: str
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    _templates = field_validator(
+        "region", "service", "access_key_id", "secret_access_key", "session_token"
+    )(lambda v: v if v is None else _check_template(v))
+
+
+class CustomAuth(SpecModel):
+    type: Literal["custom"]
+    hook: Annotated[str, Field(min_length=1)]
+    """Name of an auth hook registered with `connectql.connectors.hooks`."""
+    options: dict[str, str] = {}
+
+    _templates = field_validator("options")(_check_templates_in)
+
+
+Auth = Annotated[
+    NoAuth | ApiKeyAuth | BearerAuth | BasicAuth | OAuth2Auth | AwsSigV4Auth | CustomAuth,
+    Field(discriminator="type"),
+]
+
+
+# --- resilience ------------------------------------------------------------------------
+
+
+class Backoff(SpecModel):
+    base: Annotated[float, Field(gt=0)] = 0.5
+    max: Annotated[float, Field(gt=0)] = 30.0
+    jitter: Literal["full", "none"] = "full"
+
+
+class RetryPolicy(SpecModel):
+    on_status: list[Annotated[int, Field(ge=400, le=599)]] = [429, 502, 503, 504]
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    backoff: Backoff = Backoff()
+    respect_retry_after: bool = True
+    max_retry_after: Annotated[float, Field(ge=0)] = 120.0
+    """A longer Retry-After is not waited for: the call fails with RATE_LIMITED at once."""
+
+
+class RateLimit(SpecModel):
+    requests_per_second: Annotated[float, Field(gt=0)]
+    burst: Annotated[int, Field(ge=1)] = 1
+    max_wait: Annotated[float, Field(ge=0)] = 30.0
+    """Longest a call waits for a token before it fails with RATE_LIMITED."""
+
+
+class CircuitBreakerPolicy(SpecModel):
+    failure_threshold: Annotated[int, Field(ge=1)] = 5
+    """Consecutive failed calls that open the breaker."""
+    cool_down: Annotated[float, Field(gt=0)] = 30.0
+    """Seconds the breaker stays open before it lets one trial call through (half-open)."""
+    half_open_max_calls: Annotated[int, Field(ge=1)] = 1
+
+
+class Timeout(SpecModel):
+    total: Annotated[float, Field(gt=0)] = 30.0
+    connect: Annotated[float, Field(gt=0)] = 10.0
+
+
+class CustomError(SpecModel):
+    code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = "UPSTREAM_ERROR"
+    message: str | None = None
+    retryable: bool = False
+
+
+ErrorAction = Literal["error", "retry", "null", "empty"] | CustomError | None
+"""`null`/None: the field resolves to null; `empty`: an empty list; `retry`: retried as a
+transient failure; `error`: a GraphQL error (the default for every non-2xx status)."""
+
+
+def _check_error_keys(value: dict[str, ErrorAction]) -> dict[str, ErrorAction]:
+    for key in value:
+        if not STATUS_KEY.match(key):
+            raise ValueError(f"error status key {key!r} must look like 404, 4xx or default")
+    return value
+
+
+class Source(SpecModel):
+    base_url: str
+    headers: dict[str, str] = {}
+    timeout: Timeout | Annotated[float, Field(gt=0)] = Timeout()
+    auth: Auth = NoAuth()
+    retry: RetryPolicy = RetryPolicy()
+    rate_limit: RateLimit | None = None
+    circuit_breaker: CircuitBreakerPolicy | None = CircuitBreakerPolicy()
+    allow_hosts: list[str] = []
+    """Hosts besides base_url's that pagination links may point to."""
+    errors: dict[str, ErrorAction] = {}
+    """Default status mapping for every operation; an operation's own `errors` win."""
+
+    _templates = field_validator("base_url", "headers")(_check_templates_in)
+    _error_keys = field_validator("errors")(_check_error_keys)
+
+    @property
+    def timeouts(self) -> Timeout:
+        return self.timeout if isinstance(self.timeout, Timeout) else Timeout(total=self.timeout)
+
+
+# --- types ------------------------------------------------------------------------------
+
+
+class Resolve(SpecModel):
+    operation: GraphQLName
+    args: dict[str, Any] = {}
+    """Argument templates of the linked operation, usually `{parent.…}`."""
+
+    _templates = field_validator("args")(_check_templates_in)
+
+
+class FieldSpec(SpecModel):
+    type: str
+    from_: str | None = Field(None, alias="from")
+    """Path of the value in the upstream record; defaults to the field's own name."""
+    resolve: Resolve | None = None
+    description: str | None = None
+    deprecated: str | None = None
+    """A deprecation reason; the field stays in the schema."""
+
+    _type = field_validator("type")(_check_type_ref)
+    _from = field_validator("from_")(lambda v: v if v is None else _check_path(v))
+
+
+def _fields_shorthand(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _type_shorthand(v) for k, v in value.items()}
+    return value
+
+
+class ObjectType(SpecModel):
+    kind: Literal["object"] = "object"
+    description: str | None = None
+    key: str | list[str] | None = None
+    """Field(s) identifying one object: the federation `@key`."""
+    fields: dict[GraphQLName, FieldSpec]
+
+    _short = field_validator("fields", mode="before")(_fields_shorthand)
+
+
+class InputType(SpecModel):
+    kind: Literal["input"]
+    description: str | None = None
+    fields: dict[GraphQLName, FieldSpec]
+
+    _short = field_validator("fields", mode="before")(_fields_shorthand)
+
+
+class EnumType(SpecModel):
+    kind: Literal["enum"]
+    description: str | None = None
+    values: list[str] | dict[GraphQLName, str | int]
+    """Upstream values; a list derives GraphQL names (`in-progress` → `IN_PROGRESS`)."""
+
+
+class UnionDiscriminator(SpecModel):
+    field: str
+    """Path of the discriminating value in the upstream record."""
+    mapping: dict[str, TypeName]
+
+
+class UnionType(SpecModel):
+    kind: Literal["union"]
+    description: str | None = None
+    types: Annotated[list[TypeName], Field(min_length=1)]
+    discriminator: UnionDiscriminator
+
+
+def _type_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        kind = value.get("kind", "object")
+        return kind if isinstance(kind, str) else "object"
+    return str(getattr(value, "kind", "object"))
+
+
+TypeSpec = Annotated[
+    Annotated[ObjectType, Tag("object")]
+    | Annotated[InputType, Tag("input")]
+    | Annotated[EnumType, Tag("enum")]
+    | Annotated[UnionType, Tag("union")],
+    Discriminator(
+        _type_kind,
+        custom_error_type="invalid_kind",
+        custom_error_message="kind must be one of object, input, enum, union",
+    ),
+]
+
+
+# --- operations -------------------------------------------------------------------------
+
+
+class ArgSpec(SpecModel):
+    type: str
+    default: Any = None
+    description: str | None = None
+
+    _type = field_validator("type")(_check_type_ref)
+
+
+class RequestSpec(SpecModel):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    path: str = ""
+    """Appended to base_url; placeholder values are percent-encoded."""
+    query: dict[str, Any] = {}
+    """Query parameters; a parameter whose value renders to null is left out."""
+    headers: dict[str, str] = {}
+    body: Any = None
+    body_format: Literal["json", "form", "xml"] = "json"
+    xml_root: str = "request"
+
+    _templates = field_validator("path", "query", "headers", "body")(_check_templates_in)
+
+
+class ResponseSpec(SpecModel):
+    type: str
+    """GraphQL type of the result: `Book`, `[Book!]!`; paginated operations name the item type."""
+    records: str | None = None
+    """Path of the records in the parsed body (`data.items`); default: the whole body."""
+    filter: dict[str, Any] = {}
+    """Keep only records whose value at each path equals the given value."""
+    format: Literal["json", "xml", "form", "text"] | None = None
+    """How to parse the body; default: from its Content-Type."""
+
+    _type = field_validator("type")(_check_type_ref)
+    _records = field_validator("records")(lambda v: v if v is None else _check_path(v))
+
+    @field_validator("filter")
+    @classmethod
+    def _filter_paths(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            parse_path(key)
+        return value
+
+
+class _PaginationBase(SpecModel):
+    page_size: Annotated[int, Field(ge=1)] = 30
+    """Records asked for per upstream page; never more than the upstream's cap."""
+    size_param: str | None = None
+    """The query parameter carrying the page size; None sends none."""
+    max_items: Annotated[int, Field(ge=1)] = 1000
+    """Largest `first` a client may ask for."""
+
+
+class PagePagination(_PaginationBase):
+    strategy: Literal["page"]
+    page_param: str = "page"
+    start_page: int = 1
+    total_pages_path: str | None = None
+
+
+class OffsetPagination(_PaginationBase):
+    strategy: Literal["offset"]
+    offset_param: str = "offset"
+    total_path: str | None = None
+
+
+class CursorPagination(_PaginationBase):
+    strategy: Literal["cursor"]
+    cursor_param: str = "cursor"
+    cursor_path: str
+    """Path of the next cursor in the body; null or empty ends the list."""
+
+    _path = field_validator("cursor_path")(_check_path)
+
+
+class LinkHeaderPagination(_PaginationBase):
+    strategy: Literal["link_header"]
+    rel: str = "next"
+
+
+class NextUrlPagination(_PaginationBase):
+    strategy: Literal["next_url"]
+    next_url_path: str
+
+    _path = field_validator("next_url_path")(_check_path)
+
+
+class NoPagination(SpecModel):
+    strategy: Literal["none"]
+
+
+Pagination = Annotated[
+    PagePagination
+    | OffsetPagination
+    | CursorPagination
+    | LinkHeaderPagination
+    | NextUrlPagination
+    | NoPagination,
+    Field(discriminator="strategy"),
+]
+
+
+class Batch(SpecModel):
+    key: GraphQLName
+    """The operation argument that identifies one item."""
+    mode: Literal["request", "fan_out"] = "fan_out"
+    request: RequestSpec | None = None
+    """mode `request`: the multi-get call; `{keys}` is the list of keys."""
+    records: str | None = None
+    """mode `request`: path of the records in the multi-get response."""
+    match_on: str | None = None
+    """mode `request`: the response-type field whose value is the key."""
+    join: str | None = ","
+    """How `{keys}` becomes text in a path or query: joined by this, or repeated if null."""
+    max_batch: Annotated[int, Field(ge=1)] = 100
+    max_concurrency: Annotated[int, Field(ge=1)] = 10
+
+    _records = field_validator("records")(lambda v: v if v is None else _check_path(v))
+
+    @model_validator(mode="after")
+    def _request_mode_needs(self) -> Batch:
+        if self.mode == "request" and (self.request is None or self.match_on is None):
+            raise ValueError("batch mode 'request' needs request and match_on")
+        return self
+
+
+class Operation(SpecModel):
+    kind: Literal["query", "mutation"] = "query"
+    description: str | None = None
+    args: dict[GraphQLName, ArgSpec] = {}
+    request: RequestSpec
+    response: ResponseSpec
+    pagination: Pagination | None = None
+    errors: dict[str, ErrorAction] = {}
+    batch: Batch | None = None
+    idempotent: bool | None = None
+    """Whether failed calls may be retried; default: true for GET, HEAD, PUT and DELETE."""
+    timeout: Annotated[float, Field(gt=0)] | None = None
+    deprecated: str | None = None
+
+    _short = field_validator("args", mode="before")(_fields_shorthand)
+    _error_keys = field_validator("errors")(_check_error_keys)
+
+    @property
+    def is_paginated(self) -> bool:
+        return self.pagination is not None and not isinstance(self.pagination, NoPagination)
+
+    @property
+    def retries_allowed(self) -> bool:
+        if self.idempotent is not None:
+            return self.idempotent
+        return self.request.method in ("GET", "HEAD", "PUT", "DELETE")
+
+
+class ConnectorSpec(SpecModel):
+    """One connector: where its API is, how to call it, and the GraphQL it becomes."""
+
+    spec_version: Literal[1] = 1
+    connector: ConnectorInfo
+    config: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ConfigKey] = {}
+    source: Source
+    types: dict[TypeName, TypeSpec] = {}
+    operations: Annotated[dict[GraphQLName, Operation], Field(min_length=1)]
+
+    @property
+    def name(self) -> str:
+        return self.connector.name
+
+    def secret_keys(self) -> frozenset[str]:
+        return frozenset(k for k, v in self.config.items() if v.secret)

@@ -1,0 +1,90 @@
+"""The `from` path language: `user.login`, `items[0].id`, `labels[*].name`, `.` for the whole.
+
+A path is a dot-separated list of keys, each optionally followed by `[N]` (an index, negative
+counts from the end) or `[*]` (every element). A missing key or index gives None; a `[*]`
+over a non-list gives None. Nothing is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_KEY = re.compile(r"[^.\[\]{}\s]+")
+_INDEX = re.compile(r"\[(\*|-?\d+)\]")
+
+WILDCARD = "*"
+
+
+@dataclass(frozen=True)
+class Path:
+    """A parsed path: a tuple of steps, each a key (str), an index (int) or WILDCARD."""
+
+    text: str
+    steps: tuple[str | int, ...]
+
+    @property
+    def has_wildcard(self) -> bool:
+        return WILDCARD in self.steps
+
+    def get(self, data: Any) -> Any:
+        """The value at this path in `data`, or None when any step is missing."""
+        return _walk(data, self.steps)
+
+
+def parse_path(text: str) -> Path:
+    """Parse `text`; raise ValueError saying where it is malformed."""
+    text = text.strip()
+    if text in ("", "."):
+        return Path(text, ())
+    steps: list[str | int] = []
+    pos = 0
+    while pos < len(text):
+        if steps and text[pos] == ".":
+            pos += 1
+        m = _KEY.match(text, pos)
+        if m:
+            steps.append(m.group(0))
+            pos = m.end()
+        elif not (text[pos] == "[" and steps == [] and pos == 0):
+            raise ValueError(f"bad path {text!r}: expected a key at position {pos + 1}")
+        while pos < len(text) and text[pos] == "[":
+            im = _INDEX.match(text, pos)
+            if not im:
+                raise ValueError(f"bad path {text!r}: expected [N] or [*] at position {pos + 1}")
+            index = im.group(1)
+            steps.append(WILDCARD if index == "*" else int(index))
+            pos = im.end()
+        if pos < len(text) and text[pos] != ".":
+            raise ValueError(f"bad path {text!r}: unexpected {text[pos]!r} at position {pos + 1}")
+        if pos < len(text) and pos == len(text) - 1:
+            raise ValueError(f"bad path {text!r}: ends with '.'")
+    return Path(text, tuple(steps))
+
+
+def _walk(data: Any, steps: tuple[str | int, ...]) -> Any:
+    for i, step in enumerate(steps):
+        if data is None:
+            return None
+        if step == WILDCARD:
+            if not isinstance(data, list):
+                return None
+            rest = steps[i + 1 :]
+            out: list[Any] = []
+            for item in data:
+                value = _walk(item, rest)
+                if WILDCARD in rest and isinstance(value, list):
+                    out.extend(value)
+                else:
+                    out.append(value)
+            return out
+        if isinstance(step, int):
+            if not isinstance(data, list) or not -len(data) <= step < len(data):
+                return None
+            data = data[step]
+        elif isinstance(data, dict):
+            data = data.get(step)
+        else:
+            return None
+    return data

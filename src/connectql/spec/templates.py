@@ -1,0 +1,134 @@
+"""The restricted template language of specs: `{args.owner}`, `{config.token}`, `{parent.id}`.
+
+A template is text with placeholders `{namespace.path}`; `{{` and `}}` are literal braces.
+The path after the namespace uses the `from` path language. A template that is exactly one
+placeholder renders to the value itself (a number stays a number, a list stays a list);
+otherwise values are converted to text. Nothing is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from connectql.spec.paths import Path, parse_path
+
+NAMESPACES = frozenset({"args", "config", "parent", "keys", "env"})
+"""`env` is allowed in connectql.yaml only; specs read the environment through `config`."""
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    namespace: str
+    path: Path
+
+    @property
+    def text(self) -> str:
+        return f"{{{self.namespace}{'.' + self.path.text if self.path.steps else ''}}}"
+
+
+@dataclass(frozen=True)
+class Template:
+    source: str
+    parts: tuple[str | Placeholder, ...]
+
+    @property
+    def placeholders(self) -> Iterator[Placeholder]:
+        return (p for p in self.parts if isinstance(p, Placeholder))
+
+    @property
+    def is_literal(self) -> bool:
+        return not any(isinstance(p, Placeholder) for p in self.parts)
+
+    def render(
+        self,
+        scope: Mapping[str, Any],
+        encode: Callable[[Any], str] = lambda v: to_text(v),
+    ) -> Any:
+        """Fill the placeholders from `scope` (namespace → data).
+
+        A lone placeholder gives its raw value; in mixed text each value passes `encode`.
+        """
+        if len(self.parts) == 1 and isinstance(self.parts[0], Placeholder):
+            return _lookup(scope, self.parts[0])
+        out: list[str] = []
+        for part in self.parts:
+            out.append(part if isinstance(part, str) else encode(_lookup(scope, part)))
+        return "".join(out)
+
+
+@lru_cache(maxsize=8192)
+def parse_template(source: str) -> Template:
+    """Parse `source`; raise ValueError naming the bad placeholder."""
+    parts: list[str | Placeholder] = []
+    literal: list[str] = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(source):
+        literal.append(source[pos : m.start()])
+        pos = m.end()
+        token = m.group(0)
+        if token in ("{{", "}}"):
+            literal.append(token[0])
+            continue
+        if m.group(1) is None:
+            raise ValueError(f"unmatched {token!r} in {source!r} (write {token * 2} for a brace)")
+        body = m.group(1).strip()
+        namespace, _, rest = body.partition(".")
+        if namespace not in NAMESPACES:
+            raise ValueError(
+                f"unknown placeholder {{{body}}} in {source!r}: "
+                f"it must start with one of {', '.join(sorted(NAMESPACES))}"
+            )
+        if "".join(literal):
+            parts.append("".join(literal))
+        literal = []
+        parts.append(Placeholder(namespace, parse_path(rest)))
+    literal.append(source[pos:])
+    if "".join(literal):
+        parts.append("".join(literal))
+    return Template(source, tuple(parts))
+
+
+def template_strings(value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every string inside a nested value, with its relative location."""
+    if isinstance(value, str):
+        yield (), value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            for loc, s in template_strings(v):
+                yield (k, *loc), s
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            for loc, s in template_strings(v):
+                yield (i, *loc), s
+
+
+def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
+    """Render every template string inside a nested value (dicts, lists, strings)."""
+    if isinstance(value, str):
+        return parse_template(value).render(scope) if "{" in value or "}" in value else value
+    if isinstance(value, Mapping):
+        return {k: render_value(v, scope) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, scope) for v in value]
+    return value
+
+
+def _lookup(scope: Mapping[str, Any], placeholder: Placeholder) -> Any:
+    return placeholder.path.get(scope.get(placeholder.namespace))
+
+
+def to_text(value: Any, join: str = ",") -> str:
+    """A rendered value as text: booleans lower-case, lists joined, None empty."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return join.join(to_text(v, join) for v in value)
+    if value is None:
+        return ""
+    return str(value)

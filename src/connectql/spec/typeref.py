@@ -1,0 +1,64 @@
+"""GraphQL type references as written in a spec: `String`, `Int!`, `[Book!]!`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+BUILTIN_SCALARS = frozenset({"String", "Int", "Float", "Boolean", "ID", "JSON"})
+
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+
+
+@dataclass(frozen=True)
+class TypeRef:
+    """A parsed type reference: a named type, or a list of one, either possibly non-null."""
+
+    name: str | None
+    of: TypeRef | None = None
+    non_null: bool = False
+
+    @property
+    def is_list(self) -> bool:
+        return self.of is not None
+
+    @property
+    def base(self) -> str:
+        """The named type at the bottom of any list wrapping."""
+        ref: TypeRef = self
+        while ref.of is not None:
+            ref = ref.of
+        assert ref.name is not None
+        return ref.name
+
+    def __str__(self) -> str:
+        inner = f"[{self.of}]" if self.of is not None else str(self.name)
+        return inner + ("!" if self.non_null else "")
+
+
+def parse_type_ref(text: str) -> TypeRef:
+    """Parse `text`; raise ValueError with a readable reason if it is not a type reference."""
+    ref, rest = _parse(text.strip(), text)
+    if rest:
+        raise ValueError(f"unexpected {rest!r} in type {text!r}")
+    return ref
+
+
+def _parse(s: str, whole: str) -> tuple[TypeRef, str]:
+    if s.startswith("["):
+        inner, rest = _parse(s[1:].lstrip(), whole)
+        rest = rest.lstrip()
+        if not rest.startswith("]"):
+            raise ValueError(f"missing ']' in type {whole!r}")
+        ref = TypeRef(name=None, of=inner)
+        rest = rest[1:].lstrip()
+    else:
+        m = _NAME.match(s)
+        if not m:
+            raise ValueError(f"{whole!r} is not a GraphQL type (e.g. String, Int!, [Book!]!)")
+        ref = TypeRef(name=m.group(0))
+        rest = s[m.end() :].lstrip()
+    if rest.startswith("!"):
+        ref = TypeRef(name=ref.name, of=ref.of, non_null=True)
+        rest = rest[1:].lstrip()
+    return ref, rest

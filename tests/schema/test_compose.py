@@ -1,0 +1,78 @@
+"""Pins how connector types join strawberry's schema (we replace `Schema._schema`)."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLObjectType, print_schema
+
+from connectql.demo.runner import BOOKSTORE_SPEC
+from connectql.resolvers.fields import ConnectorResolvers, RequestContext
+from connectql.runtime import Runtime
+from connectql.schema.compose import build_schema
+from connectql.spec.loader import load_spec
+
+CONFIG = {"base_url": "http://127.0.0.1:9", "api_key": "k-123456"}
+
+
+def demo_runtime() -> Runtime:
+    runtime = Runtime()
+    runtime.add(load_spec(BOOKSTORE_SPEC), CONFIG)
+    return runtime
+
+
+def test_strawberry_executes_against_the_replaced_graphql_schema() -> None:
+    built = demo_runtime().schema
+    assert isinstance(built.schema, strawberry.Schema)
+    assert built.schema._schema is built.graphql_schema
+    assert built.graphql_schema._strawberry_schema is built.schema  # type: ignore[attr-defined]
+    query = built.graphql_schema.query_type
+    assert query is not None
+    assert {"connectors", "connector", "bookstore"} <= set(query.fields)
+
+
+async def test_static_strawberry_fields_still_resolve() -> None:
+    runtime = demo_runtime()
+    result = await runtime.schema.schema.execute(
+        '{ connectors { name state } connector(name: "nope") { name } }',
+        context_value=RequestContext(connectors=runtime.connectors),
+    )
+    assert result.errors is None
+    assert result.data == {
+        "connectors": [{"name": "bookstore", "state": "stopped"}],
+        "connector": None,
+    }
+
+
+def test_type_names_are_prefixed_and_stable_across_rebuilds() -> None:
+    runtime = demo_runtime()
+    first = print_schema(runtime.schema.graphql_schema)
+    spec = load_spec(BOOKSTORE_SPEC)
+    again = build_schema([*runtime.connectors.values()], ConnectorResolvers())
+    assert print_schema(again.graphql_schema) == first
+    for name in (
+        "BookstoreBook",
+        "BookstoreAuthor",
+        "BookstoreGenre",
+        "BookstoreBookInput",
+        "BookstoreBookConnection",
+        "BookstoreBookEdge",
+        "BookstoreQuery",
+        "BookstoreMutation",
+        "PageInfo",
+    ):
+        assert name in runtime.schema.graphql_schema.type_map, name
+    assert spec.name == "bookstore"
+    genre = runtime.schema.graphql_schema.type_map["BookstoreGenre"]
+    assert sorted(genre.values) == ["FICTION", "HISTORY", "NON_FICTION", "POETRY"]  # type: ignore[attr-defined]
+
+
+def test_paginated_operations_are_relay_connections() -> None:
+    schema = demo_runtime().schema.graphql_schema
+    namespace = schema.type_map["BookstoreQuery"]
+    assert isinstance(namespace, GraphQLObjectType)
+    books = namespace.fields["books"]
+    assert set(books.args) == {"genre", "first", "after"}
+    assert str(books.type) == "BookstoreBookConnection!"
+    connection = schema.type_map["BookstoreBookConnection"]
+    assert isinstance(connection, GraphQLObjectType)
+    assert set(connection.fields) == {"edges", "nodes", "pageInfo"}

@@ -1,0 +1,74 @@
+"""Test support: our app under uvicorn on 127.0.0.1:0, the demo runtime, gql helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+from gql import Client, gql
+from gql.transport.aiohttp import AIOHTTPTransport
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.websockets import WebsocketsTransport
+from graphql import ExecutionResult
+
+from connectql.demo.runner import BOOKSTORE_SPEC
+from connectql.runtime import Runtime
+from connectql.server.app import create_app
+from connectql.spec.loader import load_spec
+from connectql.testing import FakeUpstream
+
+DEMO_KEY = "demo-key-for-tests-0123456789"
+
+
+@contextlib.asynccontextmanager
+async def serving(runtime: Runtime) -> AsyncIterator[str]:
+    """Run the connectql app for `runtime` under uvicorn; yield its base URL."""
+    config = uvicorn.Config(
+        create_app(runtime), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def bookstore_runtime(upstream: FakeUpstream, **overrides: Any) -> Runtime:
+    runtime = Runtime(**overrides)
+    runtime.add(load_spec(BOOKSTORE_SPEC), {"base_url": upstream.url, "api_key": DEMO_KEY})
+    return runtime
+
+
+async def _result(session: Any, query: str, variables: dict[str, Any] | None) -> ExecutionResult:
+    """The whole result, errors included: gql raises on errors, so unwrap its exception."""
+    request = gql(query)
+    if variables:
+        request.variable_values = variables
+    try:
+        result: ExecutionResult = await session.execute(request, get_execution_result=True)
+    except TransportQueryError as exc:
+        return ExecutionResult(data=exc.data, errors=exc.errors, extensions=exc.extensions)
+    return result
+
+
+async def execute(url: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+    """Send one query with gql over HTTP and return the raw result (data and errors)."""
+    transport = AIOHTTPTransport(url=f"{url}/graphql")
+    async with Client(transport=transport) as session:
+        return await _result(session, query, variables)
+
+
+async def execute_ws(url: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+    transport = WebsocketsTransport(url=f"{url.replace('http', 'ws', 1)}/graphql")
+    async with Client(transport=transport) as session:
+        return await _result(session, query, variables)
