@@ -214,7 +214,7 @@ def _data_loc(raw: Sequence[str | int], data: Any) -> Loc:
     current = data
     for i, part in enumerate(raw):
         last = i == len(raw) - 1
-        if (isinstance(current, dict) and part in current) or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
+        if _has(current, part):
             current = current[part]
             out.append(part)
         elif last and isinstance(current, dict):
@@ -222,6 +222,12 @@ def _data_loc(raw: Sequence[str | int], data: Any) -> Loc:
             return tuple(out)
         # else: a union tag or validator name pydantic adds; not a place in the file
     return tuple(out)
+
+
+def _has(container: Any, part: str | int) -> bool:
+    if isinstance(container, dict):
+        return part in container
+    return isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
 
 
 def _unknown_key(loc: Loc, data: Any) -> str:
