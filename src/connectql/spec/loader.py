@@ -24,9 +24,21 @@ from pydantic_core import ErrorDetails
 
 from connectql.errors import SpecError, SpecErrors, SpecLocation
 from connectql.spec.checks import check_spec
-from connectql.spec.models import ConnectorSpec
+from connectql.spec.models import (
+    GRAPHQL_NAME_PATTERN,
+    NAME_PATTERN,
+    TYPE_NAME_PATTERN,
+    ConnectorSpec,
+)
 
 Loc = tuple[str | int, ...]
+PATTERN_NAMES = {
+    NAME_PATTERN: "must be lower-case letters, digits and _, starting with a letter",
+    GRAPHQL_NAME_PATTERN: (
+        "must be a GraphQL name: letters, digits and _, not starting with a digit"
+    ),
+    TYPE_NAME_PATTERN: "must be a type name: letters, digits and _, starting with a capital",
+}
 Mark = tuple[int, int]
 """1-based line and column."""
 
@@ -181,8 +193,8 @@ def _build(
 
 
 def _explain(err: ErrorDetails, data: Any) -> tuple[Loc, str]:
-    loc = _data_loc(err["loc"], data)
     kind = err["type"]
+    loc = _data_loc(err["loc"], data, missing=kind == "missing")
     ctx = err.get("ctx") or {}
     value = err.get("input")
     if kind == "union_tag_invalid":
@@ -203,21 +215,29 @@ def _explain(err: ErrorDetails, data: Any) -> tuple[Loc, str]:
         return loc, _unknown_key(loc, data)
     if kind in ("value_error", "assertion_error"):
         return loc, str(ctx.get("error", err["msg"]))
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        return loc, PATTERN_NAMES.get(pattern, f"must match the pattern {pattern}")
     if kind.endswith(("_type", "_parsing")):
         return loc, f"{err['msg'][0].lower()}{err['msg'][1:]}, got {_type_name(value)}"
     return loc, f"{err['msg'][0].lower()}{err['msg'][1:]}"
 
 
-def _data_loc(raw: Sequence[str | int], data: Any) -> Loc:
-    """Keep the parts of a pydantic loc that exist in the data (drops union tags)."""
+def _data_loc(raw: Sequence[str | int], data: Any, *, missing: bool) -> Loc:
+    """Keep the parts of a pydantic loc that exist in the data (drops union tags).
+
+    For a `missing` error the last part is the absent key, and is kept.
+    """
     out: list[str | int] = []
     current = data
     for i, part in enumerate(raw):
         last = i == len(raw) - 1
+        if part == "[key]":  # a bad mapping key: the key itself is the place
+            return tuple(out)
         if _has(current, part):
             current = current[part]
             out.append(part)
-        elif last and isinstance(current, dict):
+        elif last and missing and isinstance(current, dict):
             out.append(part)  # a missing key
             return tuple(out)
         # else: a union tag or validator name pydantic adds; not a place in the file

@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 import orjson
-from aiohttp import BasicAuth as _BasicHeader
+from aiohttp import encode_basic_auth
 from multidict import CIMultiDict
 
 from connectql.connectors.auth.base import AuthContext, AuthStrategy
@@ -68,9 +68,7 @@ class OAuth2Strategy(AuthStrategy):
             form["audience"] = spec.audience
         headers: CIMultiDict[str] = CIMultiDict({"Accept": "application/json"})
         if spec.client_auth == "basic":
-            headers["Authorization"] = _BasicHeader(
-                self._client_id, self._client_secret or ""
-            ).encode()
+            headers["Authorization"] = encode_basic_auth(self._client_id, self._client_secret or "")
         else:
             form["client_id"] = self._client_id
             if self._client_secret:

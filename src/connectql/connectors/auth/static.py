@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiohttp import BasicAuth as _BasicHeader
+from aiohttp import encode_basic_auth
 
 from connectql.connectors.auth.base import AuthContext, AuthStrategy
 from connectql.connectors.http import HttpRequest
@@ -48,7 +48,7 @@ class BearerStrategy(AuthStrategy):
 class BasicStrategy(AuthStrategy):
     def __init__(self, spec: BasicAuth, ctx: AuthContext) -> None:
         self._password = str(ctx.render(spec.password))
-        self._value = _BasicHeader(str(ctx.render(spec.username)), self._password).encode()
+        self._value = encode_basic_auth(str(ctx.render(spec.username)), self._password)
 
     async def apply(self, request: HttpRequest) -> None:
         request.headers["Authorization"] = self._value

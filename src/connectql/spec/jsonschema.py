@@ -1,0 +1,30 @@
+"""The connector spec as a JSON Schema, for editors and other tools.
+
+The committed copy, `connector-spec.schema.json` beside this module, is regenerated with
+`python -m connectql.spec.jsonschema`; a test fails when it drifts from the models.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from connectql.spec.models import ConnectorSpec
+
+SCHEMA_FILE = Path(__file__).with_name("connector-spec.schema.json")
+SCHEMA_ID = "https://connectql.dev/schemas/connector-spec-v1.json"
+
+
+def spec_json_schema() -> dict[str, Any]:
+    schema = ConnectorSpec.model_json_schema(by_alias=True, mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+
+
+def render() -> str:
+    return json.dumps(spec_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    SCHEMA_FILE.write_text(render(), encoding="utf-8")
+    print(f"wrote {SCHEMA_FILE}")
