@@ -185,7 +185,7 @@ async def bench(requests: int, concurrency: int) -> dict[str, Any]:
             await wait_up(http, f"http://127.0.0.1:{ports['baseline']}/graphql")
 
             async def upstream_calls() -> int:
-                async with http.get(f"{upstream}/_calls") as resp:
+                async with http.get(f"{upstream}/_calls", headers={"X-Api-Key": API_KEY}) as resp:
                     return int((await resp.json())["n"])
 
             def graphql(port: int, query: str) -> Callable[[], Awaitable[None]]:

@@ -11,6 +11,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from strawberry.extensions import ParserCache, ValidationCache
+
 from connectql.config import AppConfig
 from connectql.connectors.auth import AuthHooks
 from connectql.connectors.clock import Clock
@@ -22,6 +24,9 @@ from connectql.schema.compose import BuiltSchema, build_schema
 from connectql.schema.types import ConnectorTypes
 from connectql.spec.loader import load_spec
 from connectql.spec.models import ConnectorSpec
+
+QUERY_CACHE_SIZE = 512
+"""Distinct query texts whose parsed and validated documents are kept."""
 
 log = logging.getLogger("connectql.runtime")
 
@@ -90,7 +95,13 @@ class Runtime:
         built = build_schema(
             list(self.connectors.values()),
             self.resolvers,
-            extensions=[SafeErrors],
+            # Parsing and validation dominate a small query's cost; both caches are keyed
+            # by the query text (and validation by the schema), so a swap stays correct.
+            extensions=[
+                SafeErrors,
+                lambda: ParserCache(maxsize=QUERY_CACHE_SIZE),
+                lambda: ValidationCache(maxsize=QUERY_CACHE_SIZE),
+            ],
             types_cache=self._types_cache,
         )
         self.version += 1

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import GraphQLFieldResolver, GraphQLResolveInfo
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLFieldResolver,
+    GraphQLResolveInfo,
+    InlineFragmentNode,
+    SelectionSetNode,
+)
+from strawberry.dataloader import DataLoader
 
 from connectql.connectors.connector import Connector
 from connectql.errors import ConnectorError
-from connectql.resolvers.cursors import decode_cursor, encode_cursor
+from connectql.resolvers.cursors import decode_cursor, encode_cursor, page_token
 from connectql.resolvers.loaders import Loaders
-from connectql.spec.models import Resolve
-from connectql.spec.templates import render_value
+from connectql.spec.models import ObjectType, Resolve
+from connectql.spec.templates import Placeholder, parse_template, render_value
 from connectql.spec.typeref import parse_type_ref
 
 Info = GraphQLResolveInfo[Any]
@@ -62,25 +72,25 @@ class ConnectorResolvers:
 
             return mutate
 
+        returns_list = parse_type_ref(op.response.type).is_list
+        item_links = _item_links(connector, op.response.type) if returns_list else {}
+
         async def query(parent: Any, info: Info, **args: Any) -> Any:
-            return await _loaders(info).load(connector, op_name, args)
+            result = await _loaders(info).load(connector, op_name, args)
+            if item_links and isinstance(result, list):
+                await _prefetch(info, item_links, result, ((),))
+            return result
 
         return query
 
     def link(self, connector: Connector, link: Resolve) -> GraphQLFieldResolver:
-        target = connector.operation(link.operation)
-        required = {
-            name
-            for name, arg in target.args.items()
-            if parse_type_ref(arg.type).non_null and arg.default is None
-        }
-        returns_list = parse_type_ref(target.response.type).is_list
+        compiled = _Link(connector, link)
 
-        async def resolve(parent: Any, info: Info) -> Any:
-            args = render_value(link.args, {"parent": parent, "config": connector.config})
-            if any(args.get(name) in (None, "") for name in required):
-                return [] if returns_list else None  # nothing to link to
-            return await _loaders(info).load(connector, link.operation, args)
+        def resolve(parent: Any, info: Info) -> Any:
+            args = compiled.args_for(parent)
+            if args is None:
+                return compiled.nothing
+            return _now_or_later(_loaders(info).get(connector, link.operation), args)
 
         return resolve
 
@@ -94,6 +104,7 @@ class ConnectorResolvers:
         assert pagination is not None
         page_size: int = getattr(pagination, "page_size", 30)
         max_items: int = getattr(pagination, "max_items", 1000)
+        item_links = _item_links(connector, op.response.type)
 
         async def resolve(
             parent: Any,
@@ -122,12 +133,13 @@ class ConnectorResolvers:
             has_next = False
             while len(edges) < wanted:
                 page = await connector.fetch_page(op_name, args, state, wanted - len(edges) + skip)
+                token = page_token(state)
                 for index in range(skip, len(page.records)):
                     if len(edges) == wanted:
                         has_next = True
                         break
                     edges.append(
-                        {"cursor": encode_cursor(state, index), "node": page.records[index]}
+                        {"cursor": encode_cursor(token, index), "node": page.records[index]}
                     )
                 if has_next or page.next_state is None:
                     break
@@ -135,9 +147,12 @@ class ConnectorResolvers:
                     has_next = True
                     break
                 state, skip = page.next_state, 0
+            nodes = [e["node"] for e in edges]
+            if item_links:
+                await _prefetch(info, item_links, nodes, (("nodes",), ("edges", "node")))
             return {
                 "edges": edges,
-                "nodes": [e["node"] for e in edges],
+                "nodes": nodes,
                 "pageInfo": {
                     "hasNextPage": has_next,
                     "hasPreviousPage": bool(after),
@@ -147,3 +162,116 @@ class ConnectorResolvers:
             }
 
         return resolve
+
+
+class _Link:
+    """A compiled `resolve`: the linked operation's arguments, rendered from a parent."""
+
+    def __init__(self, connector: Connector, link: Resolve) -> None:
+        target = connector.operation(link.operation)
+        self.connector = connector
+        self.operation = link.operation
+        self.paginated = target.is_paginated
+        self._args = [(name, _compile(value)) for name, value in link.args.items()]
+        self._config = connector.config
+        self._required = [
+            name
+            for name, arg in target.args.items()
+            if parse_type_ref(arg.type).non_null and arg.default is None
+        ]
+        self.nothing: list[Any] | None = (
+            [] if parse_type_ref(target.response.type).is_list else None
+        )
+        """The result when a required argument renders empty: there is nothing to link to."""
+
+    def args_for(self, parent: Any) -> dict[str, Any] | None:
+        scope = {"parent": parent, "config": self._config}
+        args = {name: render(scope) for name, render in self._args}
+        if any(args.get(name) in (None, "") for name in self._required):
+            return None
+        return args
+
+
+def _compile(value: Any) -> Callable[[Mapping[str, Any]], Any]:
+    """A renderer for one link argument; lone placeholders skip the template machinery."""
+    if isinstance(value, str):
+        template = parse_template(value)
+        if len(template.parts) == 1 and isinstance(template.parts[0], Placeholder):
+            placeholder = template.parts[0]
+            namespace, path = placeholder.namespace, placeholder.path
+            return lambda scope: path.get(scope.get(namespace))
+        return template.render
+    return lambda scope: render_value(value, scope)
+
+
+def _item_links(connector: Connector, response_type: str) -> dict[str, _Link]:
+    """The link fields of an operation's item type that resolve through a dataloader."""
+    spec = connector.spec.types.get(parse_type_ref(response_type).base)
+    if not isinstance(spec, ObjectType):
+        return {}
+    links = {name: _Link(connector, f.resolve) for name, f in spec.fields.items() if f.resolve}
+    return {name: link for name, link in links.items() if not link.paginated}
+
+
+def _now_or_later(loader: DataLoader[Any, Any], args: dict[str, Any]) -> Any:
+    """The loaded value if this request already has it, else the loader's future.
+
+    Returning a settled value (not an awaitable) lets graphql-core complete the field
+    synchronously, which matters for lists of linked items.
+    """
+    future = loader.cache_map.get(args) if loader.cache else None
+    if future is not None and future.done():
+        error = future.exception()
+        if error is not None:
+            raise error
+        return future.result()
+    return loader.load(args)
+
+
+async def _prefetch(
+    info: Info,
+    links: Mapping[str, _Link],
+    records: list[Any],
+    paths: tuple[tuple[str, ...], ...],
+) -> None:
+    """Load every selected link of `records` in one batch before their fields resolve."""
+    selected = set()
+    for node in info.field_nodes:
+        for path in paths:
+            selected |= _selected_names(node.selection_set, path, info.fragments)
+    pending = []
+    loaders = _loaders(info)
+    for name in selected & links.keys():
+        link = links[name]
+        loader = loaders.get(link.connector, link.operation)
+        for record in records:
+            args = link.args_for(record)
+            if args is not None:
+                pending.append(loader.load(args))
+    if pending:
+        # Failures stay in the loader's futures; each field raises its own.
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _selected_names(
+    selection_set: SelectionSetNode | None,
+    path: tuple[str, ...],
+    fragments: Mapping[str, FragmentDefinitionNode],
+) -> set[str]:
+    """Names of the fields selected at `path` below a selection set, through fragments."""
+    names: set[str] = set()
+    if selection_set is None:
+        return names
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if not path:
+                names.add(selection.name.value)
+            elif selection.name.value == path[0]:
+                names |= _selected_names(selection.selection_set, path[1:], fragments)
+        elif isinstance(selection, InlineFragmentNode):
+            names |= _selected_names(selection.selection_set, path, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                names |= _selected_names(fragment.selection_set, path, fragments)
+    return names

@@ -8,7 +8,7 @@ every connector's namespace field. `tests/schema/test_compose.py` pins this beha
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import strawberry
@@ -35,7 +35,7 @@ def build_schema(
     connectors: Sequence[Connector],
     resolvers: ResolverFactory,
     *,
-    extensions: Iterable[type[SchemaExtension]] = (),
+    extensions: Iterable[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
     types_cache: dict[int, ConnectorTypes] | None = None,
 ) -> BuiltSchema:
     """One schema from the static control plane and `connectors`, in name order."""

@@ -7,6 +7,7 @@ changes the schema under a request or subscription already running.
 
 from __future__ import annotations
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -27,6 +28,10 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self._connectors = dict(runtime.connectors)
+
+    def encode_json(self, data: object) -> str:
+        # text, not bytes: the same encoder writes WebSocket frames, which must be text
+        return orjson.dumps(data).decode()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
