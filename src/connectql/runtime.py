@@ -11,8 +11,6 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from strawberry.extensions import ParserCache, ValidationCache
-
 from connectql.config import AppConfig
 from connectql.connectors.auth import AuthHooks
 from connectql.connectors.clock import Clock
@@ -20,13 +18,11 @@ from connectql.connectors.connector import Connector
 from connectql.errors import ConfigError
 from connectql.resolvers.errors import SafeErrors
 from connectql.resolvers.fields import ConnectorResolvers
+from connectql.schema.caches import query_caches
 from connectql.schema.compose import BuiltSchema, build_schema
 from connectql.schema.types import ConnectorTypes
 from connectql.spec.loader import load_spec
 from connectql.spec.models import ConnectorSpec
-
-QUERY_CACHE_SIZE = 512
-"""Distinct query texts whose parsed and validated documents are kept."""
 
 log = logging.getLogger("connectql.runtime")
 
@@ -95,13 +91,7 @@ class Runtime:
         built = build_schema(
             list(self.connectors.values()),
             self.resolvers,
-            # Parsing and validation dominate a small query's cost; both caches are keyed
-            # by the query text (and validation by the schema), so a swap stays correct.
-            extensions=[
-                SafeErrors,
-                lambda: ParserCache(maxsize=QUERY_CACHE_SIZE),
-                lambda: ValidationCache(maxsize=QUERY_CACHE_SIZE),
-            ],
+            extensions=[SafeErrors, *query_caches()],
             types_cache=self._types_cache,
         )
         self.version += 1

@@ -76,3 +76,22 @@ def test_paginated_operations_are_relay_connections() -> None:
     connection = schema.type_map["BookstoreBookConnection"]
     assert isinstance(connection, GraphQLObjectType)
     assert set(connection.fields) == {"edges", "nodes", "pageInfo"}
+
+
+async def test_validation_is_cached_per_schema_and_old_schemas_are_freed() -> None:
+    import gc
+    import weakref
+
+    runtime = demo_runtime()
+    first = runtime.schema
+    context = RequestContext(connectors=runtime.connectors)
+    bad = "{ bookstore { nosuchfield } }"
+    for _ in range(2):  # the second answer comes from the cache, and must be the same
+        result = await first.schema.execute(bad, context_value=context)
+        assert result.errors is not None
+        assert "nosuchfield" in result.errors[0].message
+    old = weakref.ref(first.graphql_schema)
+    del first, result
+    runtime.set_connectors([(load_spec(BOOKSTORE_SPEC), CONFIG)])  # a swap
+    gc.collect()
+    assert old() is None, "a swapped-out schema is still referenced (by a query cache?)"
