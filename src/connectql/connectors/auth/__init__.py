@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from connectql.connectors.auth.api_key import ApiKeyStrategy
 from connectql.connectors.auth.aws_sigv4 import AwsSigV4Strategy
 from connectql.connectors.auth.base import AuthContext, AuthStrategy
+from connectql.connectors.auth.basic import BasicStrategy
+from connectql.connectors.auth.bearer import BearerStrategy
 from connectql.connectors.auth.hooks import AuthFactory, AuthHooks
+from connectql.connectors.auth.none import NoAuthStrategy
 from connectql.connectors.auth.oauth2 import OAuth2Strategy
-from connectql.connectors.auth.static import (
-    ApiKeyStrategy,
-    BasicStrategy,
-    BearerStrategy,
-    NoAuthStrategy,
-)
 from connectql.spec.models import (
     ApiKeyAuth,
     AwsSigV4Auth,

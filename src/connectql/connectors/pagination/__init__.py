@@ -6,14 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from connectql.connectors.pagination.base import PageState, Paginator
-from connectql.connectors.pagination.strategies import (
-    CursorPaginator,
-    LinkHeaderPaginator,
-    NextUrlPaginator,
-    OffsetPaginator,
-    PagePaginator,
-    parse_link_header,
-)
+from connectql.connectors.pagination.cursor import CursorPaginator
+from connectql.connectors.pagination.link_header import LinkHeaderPaginator, parse_link_header
+from connectql.connectors.pagination.next_url import NextUrlPaginator
+from connectql.connectors.pagination.offset import OffsetPaginator
+from connectql.connectors.pagination.page import PagePaginator
 from connectql.spec.models import (
     CursorPagination,
     LinkHeaderPagination,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from typing import Any
+from urllib.parse import urljoin
 
 from connectql.connectors.http import HttpRequest, HttpResponse
 
@@ -32,3 +33,49 @@ class Paginator(ABC):
         self, state: PageState, response: HttpResponse, body: Any, records: list[Any]
     ) -> PageState | None:
         """The state of the page after this one, or None when this was the last page."""
+
+
+def set_param(request: HttpRequest, name: str | None, value: Any) -> None:
+    """Set query parameter `name` (replacing any earlier value); None names no parameter."""
+    if name is None:
+        return
+    request.params = [(k, v) for k, v in request.params if k != name]
+    request.params.append((name, str(value)))
+
+
+def as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class UrlPaginator(Paginator):
+    """Follows a full URL the upstream gives; the first request is the operation's own."""
+
+    size_param: str | None
+    page_size: int
+
+    def first(self, limit: int) -> PageState:
+        return {"url": None}
+
+    def prepare(self, state: PageState, request: HttpRequest, limit: int) -> None:
+        url = state.get("url")
+        if url:
+            request.url = str(url)
+            request.params = []  # the next URL carries its own query
+        else:
+            set_param(request, self.size_param, max(1, min(limit, self.page_size)))
+
+    def next(
+        self, state: PageState, response: HttpResponse, body: Any, records: list[Any]
+    ) -> PageState | None:
+        if not records:
+            return None
+        url = self.next_url(response, body)
+        if not url:
+            return None
+        return {"url": urljoin(response.url, url)}
+
+    def next_url(self, response: HttpResponse, body: Any) -> str | None:
+        raise NotImplementedError
