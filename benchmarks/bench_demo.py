@@ -120,8 +120,13 @@ def run_baseline(port: int, upstream: str) -> None:
             }
         return web.Response(body=orjson.dumps({"data": data}), content_type="application/json")
 
+    async def close(_: web.Application) -> None:
+        if session is not None:
+            await session.close()
+
     app = web.Application()
     app.router.add_post("/graphql", graphql)
+    app.on_cleanup.append(close)
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,9 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         undo = await before_start(runtime) if before_start else None
         await runtime.start()
+        # The schema and connectors live as long as the process: keep them out of the
+        # cyclic GC's scans, which otherwise stall requests (visible in p99).
+        gc.freeze()
         try:
             yield
         finally:
