@@ -5,6 +5,10 @@
     │   └── SpecErrors       several SpecErrors found in one pass
     ├── ConfigError          connectql.yaml or a connector's config is wrong or incomplete
     ├── SchemaBuildError     the running connectors cannot form one GraphQL schema
+    ├── ControlError         a management request cannot be carried out
+    │   ├── NotFound         no such connector (or version)
+    │   ├── Conflict         the name is taken, or the change would break clients
+    │   └── Forbidden        the caller's key does not allow this
     └── ConnectorError       a call through a connector failed
         ├── UpstreamError    the upstream failed or answered badly (status, retryable)
         │   ├── UpstreamTimeout
@@ -76,6 +80,22 @@ class ConfigError(ConnectqlError):
 
 class SchemaBuildError(ConnectqlError):
     code = "SCHEMA_BUILD_FAILED"
+
+
+class ControlError(ConnectqlError):
+    code = "BAD_REQUEST"
+
+
+class NotFound(ControlError):
+    code = "NOT_FOUND"
+
+
+class Conflict(ControlError):
+    code = "CONFLICT"
+
+
+class Forbidden(ControlError):
+    code = "FORBIDDEN"
 
 
 class ConnectorError(ConnectqlError):

@@ -1,15 +1,21 @@
 """The running set of connectors and the live schema built from them.
 
-The server holds one Runtime. `schema` is replaced atomically (one attribute assignment) when
-the connector set changes; requests pick it up when they start and keep it until they end.
+The server holds one Runtime. A change is prepared first (connectors built, schema built,
+breaking changes computed against the live schema) and then applied: `schema` is replaced by
+one attribute assignment, so requests pick it up when they start and keep theirs until they
+end. Connectors no longer served retire once their calls in flight are done.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+from graphql import find_breaking_changes, find_dangerous_changes
 
 from connectql.config import AppConfig
 from connectql.connectors.auth import AuthHooks
@@ -42,6 +48,27 @@ def load_hooks(modules: Iterable[str]) -> AuthHooks:
     return hooks
 
 
+@dataclass(frozen=True)
+class SchemaChange:
+    """One change, computed against the live schema."""
+
+    type: str
+    description: str
+
+
+@dataclass
+class Plan:
+    """A connector set and its schema, built but not yet serving."""
+
+    connectors: dict[str, Connector]
+    schema: BuiltSchema
+    types_cache: dict[int, ConnectorTypes]
+    """The types of `connectors` by id; adopted on apply, dropped with a refused plan (ids
+    of discarded connectors may be reused)."""
+    breaking: list[SchemaChange] = field(default_factory=list)
+    dangerous: list[SchemaChange] = field(default_factory=list)
+
+
 class Runtime:
     def __init__(self, *, hooks: AuthHooks | None = None, clock: Clock | None = None) -> None:
         self.hooks = hooks or AuthHooks()
@@ -50,7 +77,10 @@ class Runtime:
         self.resolvers = ConnectorResolvers()
         self._types_cache: dict[int, ConnectorTypes] = {}
         self.version = 0
-        self.schema: BuiltSchema = self._build()
+        self.started = False
+        self._retiring: set[asyncio.Task[None]] = set()
+        self.schema: BuiltSchema = self._build({}, self._types_cache)
+        self.version = 1
 
     @classmethod
     def from_config(cls, config: AppConfig, *, clock: Clock | None = None) -> Runtime:
@@ -62,14 +92,22 @@ class Runtime:
         runtime.set_connectors(specs)
         return runtime
 
+    def specs(self) -> list[tuple[ConnectorSpec, Mapping[str, Any]]]:
+        return [(c.spec, c.config) for c in self.connectors.values()]
+
     def add(self, spec: ConnectorSpec, config: Mapping[str, Any]) -> Connector:
-        """Create a connector (not yet started) and rebuild the schema with it."""
-        self.set_connectors(
-            [*((c.spec, c.config) for c in self.connectors.values()), (spec, config)]
-        )
+        """Create a connector and rebuild the schema with it (started if the runtime is)."""
+        self.set_connectors([*self.specs(), (spec, config)])
         return self.connectors[spec.name]
 
     def set_connectors(self, specs: Iterable[tuple[ConnectorSpec, Mapping[str, Any]]]) -> None:
+        self.apply(self.prepare(specs))
+
+    def prepare(self, specs: Iterable[tuple[ConnectorSpec, Mapping[str, Any]]]) -> Plan:
+        """Build connectors (reusing unchanged ones) and their schema; diff it with the live one.
+
+        Raises ConfigError or SchemaBuildError; nothing live changes until `apply`.
+        """
         connectors: dict[str, Connector] = {}
         for spec, config in specs:
             if spec.name in connectors:
@@ -79,32 +117,58 @@ class Runtime:
                 connectors[spec.name] = existing
             else:
                 connectors[spec.name] = Connector(spec, config, clock=self.clock, hooks=self.hooks)
-        self.connectors = connectors
-        self._types_cache = {
-            key: types
-            for key, types in self._types_cache.items()
-            if any(id(c) == key for c in connectors.values())
-        }
-        self.schema = self._build()
+        live = {id(c) for c in connectors.values()}
+        cache = {k: v for k, v in self._types_cache.items() if k in live}
+        built = self._build(connectors, cache)
+        old, new = self.schema.graphql_schema, built.graphql_schema
+        return Plan(
+            connectors,
+            built,
+            cache,
+            [SchemaChange(c.type.name, c.description) for c in find_breaking_changes(old, new)],
+            [SchemaChange(c.type.name, c.description) for c in find_dangerous_changes(old, new)],
+        )
 
-    def _build(self) -> BuiltSchema:
-        built = build_schema(
-            list(self.connectors.values()),
+    def apply(self, plan: Plan) -> None:
+        """Serve `plan` from the next request on; start new connectors, retire dropped ones."""
+        previous = self.connectors
+        self.connectors = plan.connectors
+        self.schema = plan.schema
+        self.version += 1
+        self._types_cache = plan.types_cache
+        log.info("schema v%d live (built in %.1f ms)", self.version, plan.schema.build_ms)
+        if not self.started:
+            return
+        for connector in plan.connectors.values():
+            if connector.state != "running":
+                connector.state = "running"
+        for name, connector in previous.items():
+            if plan.connectors.get(name) is not connector:
+                task = asyncio.get_running_loop().create_task(connector.retire())
+                self._retiring.add(task)
+                task.add_done_callback(self._retiring.discard)
+
+    def _build(
+        self, connectors: Mapping[str, Connector], cache: dict[int, ConnectorTypes]
+    ) -> BuiltSchema:
+        return build_schema(
+            list(connectors.values()),
             self.resolvers,
             extensions=[SafeErrors, *query_caches()],
-            types_cache=self._types_cache,
+            types_cache=cache,
         )
-        self.version += 1
-        log.info("schema v%d built in %.1f ms", self.version, built.build_ms)
-        return built
 
     async def start(self) -> None:
+        self.started = True
         for connector in self.connectors.values():
             await connector.start()
 
     async def stop(self) -> None:
+        self.started = False
         for connector in self.connectors.values():
             await connector.stop()
+        for task in list(self._retiring):
+            await task
 
     @property
     def ready(self) -> bool:

@@ -9,6 +9,7 @@ place where host checks, limits, auth, retries and the breaker apply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -30,6 +31,7 @@ from connectql.connectors.metrics import ConnectorMetrics
 from connectql.connectors.pagination import PageState, Paginator, build_paginator
 from connectql.connectors.ratelimit import TokenBucket
 from connectql.connectors.retry import delay_for, retry_after_from
+from connectql.connectors.trace import TraceEntry, record
 from connectql.errors import (
     AuthError,
     ConfigError,
@@ -103,6 +105,9 @@ def _coerce(value: Any, kind: str) -> Any:
     return float(value)
 
 
+Observer = Callable[["Connector", str | None, str | None], None]
+
+
 @dataclass(frozen=True)
 class Page:
     records: list[Any]
@@ -165,6 +170,11 @@ class Connector:
             self._hooks,
         )
         self.state = "stopped"
+        self.observers: list[Observer] = []
+        """Called after every call (operation, error code or None) and on every breaker
+        change (operation None): the health monitor and usage counters listen here."""
+        self.in_flight = 0
+        self._idle = asyncio.Event()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -174,6 +184,13 @@ class Connector:
     async def stop(self) -> None:
         self.state = "stopped"
         await self.reset_session()
+
+    async def retire(self, grace: float = 60.0) -> None:
+        """Stop once the calls in flight (from requests on an older schema) have ended."""
+        if self.in_flight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace)
+        await self.stop()
 
     async def reset_session(self) -> None:
         """Close the pooled session; the next call opens a fresh one."""
@@ -367,19 +384,35 @@ class Connector:
                 connector=self.name,
                 operation=op_name,
             )
-        if self.breaker is None:
-            return await self._attempts(op_name, op, request, retries_allowed)
-        # One call is one breaker event, however many attempts its retries make.
+        if self.breaker is not None:
+            # One call is one breaker event, however many attempts its retries make.
+            try:
+                self.breaker.before_call()
+            except ConnectorError as exc:
+                exc.connector, exc.operation = self.name, op_name
+                self.metrics.errors[exc.code] += 1
+                raise
+        self.in_flight += 1
+        self._idle.clear()
         try:
-            self.breaker.before_call()
+            result = await self._attempts(op_name, op, request, retries_allowed)
         except ConnectorError as exc:
-            exc.connector, exc.operation = self.name, op_name
-            self.metrics.errors[exc.code] += 1
+            self._observe(op_name, exc.code)
             raise
-        try:
-            return await self._attempts(op_name, op, request, retries_allowed)
         finally:
-            self.breaker.release()
+            self.in_flight -= 1
+            if not self.in_flight:
+                self._idle.set()
+            if self.breaker is not None:
+                self.breaker.release()
+        self._observe(op_name, None)
+        return result
+
+    def _observe(self, op_name: str, error: str | None) -> None:
+        """Record one call's outcome and tell the observers (health, usage)."""
+        self.metrics.record_call(op_name, error)
+        for observer in self.observers:
+            observer(self, op_name, error)
 
     async def _attempts(
         self, op_name: str, op: Operation, request: HttpRequest, retries_allowed: bool | None
@@ -417,15 +450,19 @@ class Connector:
                     self.session, outgoing, connector=self.name, operation=op_name
                 )
             except UpstreamError as exc:
-                self.metrics.latency.observe((time.perf_counter() - started) * 1000)
+                ms = (time.perf_counter() - started) * 1000
+                self.metrics.latency.observe(ms)
+                self._trace(op, outgoing, None, exc.code, ms)
                 if exc.retryable and attempt < attempts:
                     await self._backoff(attempt, None)
                     continue
                 self._record_failure()
                 self.metrics.errors[exc.code] += 1
                 raise
-            self.metrics.latency.observe((time.perf_counter() - started) * 1000)
+            ms = (time.perf_counter() - started) * 1000
+            self.metrics.latency.observe(ms)
             status = response.status
+            self._trace(op, outgoing, status, "ok" if 200 <= status < 300 else f"HTTP {status}", ms)
             if 200 <= status < 300:
                 self._record_success()
                 return response
@@ -457,6 +494,12 @@ class Connector:
             self.metrics.errors[error.code] += 1
             raise error
 
+    def _trace(
+        self, op: Operation, sent: HttpRequest, status: int | None, outcome: str, ms: float
+    ) -> None:
+        template = op.request.path if sent.url.startswith(self.base_url) else "(next page URL)"
+        record(TraceEntry(sent.method, self.redact(self.base_url) + template, status, outcome, ms))
+
     async def _backoff(self, attempt: int, retry_after: float | None) -> None:
         self.metrics.retries += 1
         await self.clock.sleep(delay_for(attempt, self.spec.source.retry, retry_after, self._rng))
@@ -471,7 +514,11 @@ class Connector:
 
     def _on_breaker_change(self, old: str, new: str) -> None:
         self.metrics.breaker_state = new
+        if new == "closed":
+            self.metrics.recent.clear()  # a recovered upstream starts a fresh error window
         log.info("connector %s: circuit %s → %s", self.name, old, new)
+        for observer in self.observers:
+            observer(self, None, None)
 
     def _error_action(self, op: Operation, status: int) -> ErrorAction | str:
         for table in (op.errors, self.spec.source.errors):

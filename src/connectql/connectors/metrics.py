@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import bisect
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 LATENCY_BUCKETS_MS: tuple[float, ...] = (
     1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
 )  # fmt: skip
+
+
+RECENT_CALLS = 20
+"""How many latest call outcomes the health monitor judges the error rate by."""
 
 
 @dataclass
@@ -48,6 +52,18 @@ class ConnectorMetrics:
     rate_limit_wait_seconds: float = 0.0
     breaker_state: str = "closed"
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    calls: Counter[str] = field(default_factory=Counter)
+    """Logical calls (a call and its retries count once), by operation."""
+    recent: deque[str | None] = field(default_factory=lambda: deque(maxlen=RECENT_CALLS))
+    """Outcomes of the latest calls: None for success, else the error code."""
+
+    def record_call(self, operation: str, error: str | None) -> None:
+        self.calls[operation] += 1
+        self.recent.append(error)
+
+    def recent_failures(self) -> tuple[int, int]:
+        """(failed, total) among the latest calls."""
+        return sum(1 for e in self.recent if e is not None), len(self.recent)
 
     def snapshot(self) -> dict[str, object]:
         return {

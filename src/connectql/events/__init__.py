@@ -1,0 +1,14 @@
+"""Events between the parts of a replica and between replicas."""
+
+from connectql.events.bus import HEALTH, REGISTRY, SCHEMA, Event, EventBus, LocalBus
+
+__all__ = ["HEALTH", "REGISTRY", "SCHEMA", "Event", "EventBus", "LocalBus", "open_bus"]
+
+
+def open_bus(redis_url: str | None) -> EventBus:
+    """Redis pub/sub when a URL is given, else in-process."""
+    if redis_url:
+        from connectql.events.redis import RedisBus
+
+        return RedisBus(redis_url)
+    return LocalBus()

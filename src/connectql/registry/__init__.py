@@ -1,0 +1,21 @@
+"""The persistent registry of connectors created at run time (SQLite or PostgreSQL)."""
+
+from connectql.registry.secrets import SecretBox
+from connectql.registry.store import (
+    RUNNING,
+    STOPPED,
+    Registry,
+    StoredConnector,
+    StoredVersion,
+    database_url,
+)
+
+__all__ = [
+    "RUNNING",
+    "STOPPED",
+    "Registry",
+    "SecretBox",
+    "StoredConnector",
+    "StoredVersion",
+    "database_url",
+]

@@ -1,0 +1,330 @@
+"""The registry: connectors created at run time, their spec versions, config and state.
+
+Every write is one transaction, so a process killed mid-write leaves either the whole change
+or none of it. Secret config values are sealed by a SecretBox before they reach the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets as token_source
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from connectql.errors import ConfigError, Conflict, NotFound
+from connectql.registry import tables
+from connectql.registry.migrations import migrate
+from connectql.registry.secrets import SecretBox
+
+RUNNING, STOPPED = "running", "stopped"
+
+
+@dataclass(frozen=True)
+class StoredConnector:
+    id: str
+    name: str
+    desired_state: str
+    version: int
+    spec_text: str
+    spec_format: str
+    config: dict[str, Any]
+    """Every config value, secrets decrypted: for the runtime only, never for output."""
+    secret_keys: frozenset[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    version: int
+    spec_format: str
+    spec_text: str
+    created_at: dt.datetime
+
+
+def database_url(url: str | None, default_file: Path) -> str:
+    """An async SQLAlchemy URL: `postgresql://` → asyncpg; none → SQLite at `default_file`."""
+    if not url:
+        return f"sqlite+aiosqlite:///{default_file}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Registry:
+    def __init__(self, url: str, box: SecretBox) -> None:
+        self.url = url
+        self._box = box
+        self.engine: AsyncEngine = self._create_engine(url)
+
+    @staticmethod
+    def _create_engine(url: str) -> AsyncEngine:
+        if url.startswith("sqlite"):
+            engine = create_async_engine(url, connect_args={"timeout": 30})
+
+            @event.listens_for(engine.sync_engine, "connect")
+            def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=FULL")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+            return engine
+        return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+    async def start(self) -> None:
+        try:
+            await migrate(self.engine)
+        except OSError as exc:
+            raise ConfigError(f"cannot open the registry database: {exc}") from None
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # --- reads --------------------------------------------------------------------------
+
+    async def all(self) -> list[StoredConnector]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(self._current().order_by(tables.connectors.c.name))
+            return [self._stored(row) for row in rows]
+
+    async def get(self, name: str) -> StoredConnector:
+        async with self.engine.connect() as conn:
+            return await self._get(conn, name)
+
+    async def versions(self, name: str) -> list[StoredVersion]:
+        v = tables.connector_versions
+        async with self.engine.connect() as conn:
+            stored = await self._get(conn, name)
+            rows = await conn.execute(
+                select(v.c.version, v.c.spec_format, v.c.spec_text, v.c.created_at)
+                .where(v.c.connector_id == stored.id)
+                .order_by(v.c.version)
+            )
+            return [StoredVersion(*row) for row in rows]
+
+    # --- writes (one transaction each) --------------------------------------------------------
+
+    async def create(
+        self,
+        name: str,
+        spec_text: str,
+        spec_format: str,
+        config: Mapping[str, Any],
+        secret_keys: frozenset[str],
+        desired_state: str = RUNNING,
+    ) -> StoredConnector:
+        plain, sealed = self._split(config, secret_keys)
+        now = _now()
+        ident = uuid.uuid4().hex
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    tables.connectors.insert().values(
+                        id=ident,
+                        name=name,
+                        desired_state=desired_state,
+                        current_version=1,
+                        config=plain,
+                        secrets=sealed,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                await conn.execute(
+                    tables.connector_versions.insert().values(
+                        connector_id=ident,
+                        version=1,
+                        spec_format=spec_format,
+                        spec_text=spec_text,
+                        created_at=now,
+                    )
+                )
+                return await self._get(conn, name)
+        except IntegrityError:
+            raise Conflict(f"a connector named {name!r} already exists") from None
+
+    async def add_version(
+        self,
+        name: str,
+        spec_text: str,
+        spec_format: str,
+        config: Mapping[str, Any],
+        secret_keys: frozenset[str],
+    ) -> StoredConnector:
+        """Store a new spec version and make it current (config re-split for its secrets)."""
+        v = tables.connector_versions
+        async with self.engine.begin() as conn:
+            stored = await self._get(conn, name, for_update=True)
+            latest = await conn.scalar(
+                select(func.max(v.c.version)).where(v.c.connector_id == stored.id)
+            )
+            version = int(latest or 0) + 1
+            now = _now()
+            await conn.execute(
+                v.insert().values(
+                    connector_id=stored.id,
+                    version=version,
+                    spec_format=spec_format,
+                    spec_text=spec_text,
+                    created_at=now,
+                )
+            )
+            plain, sealed = self._split(config, secret_keys)
+            await conn.execute(
+                tables.connectors.update()
+                .where(tables.connectors.c.id == stored.id)
+                .values(current_version=version, config=plain, secrets=sealed, updated_at=now)
+            )
+            return await self._get(conn, name)
+
+    async def set_version(self, name: str, version: int) -> StoredConnector:
+        """Make an earlier (or later) stored version current: a rollback."""
+        v = tables.connector_versions
+        async with self.engine.begin() as conn:
+            stored = await self._get(conn, name, for_update=True)
+            exists = await conn.scalar(
+                select(v.c.version).where(v.c.connector_id == stored.id, v.c.version == version)
+            )
+            if exists is None:
+                raise NotFound(f"connector {name!r} has no version {version}")
+            await conn.execute(
+                tables.connectors.update()
+                .where(tables.connectors.c.id == stored.id)
+                .values(current_version=version, updated_at=_now())
+            )
+            return await self._get(conn, name)
+
+    async def configure(
+        self, name: str, config: Mapping[str, Any], secret_keys: frozenset[str]
+    ) -> StoredConnector:
+        plain, sealed = self._split(config, secret_keys)
+        async with self.engine.begin() as conn:
+            stored = await self._get(conn, name, for_update=True)
+            await conn.execute(
+                tables.connectors.update()
+                .where(tables.connectors.c.id == stored.id)
+                .values(config=plain, secrets=sealed, updated_at=_now())
+            )
+            return await self._get(conn, name)
+
+    async def set_desired_state(self, name: str, state: str) -> StoredConnector:
+        async with self.engine.begin() as conn:
+            stored = await self._get(conn, name, for_update=True)
+            await conn.execute(
+                tables.connectors.update()
+                .where(tables.connectors.c.id == stored.id)
+                .values(desired_state=state, updated_at=_now())
+            )
+            return await self._get(conn, name)
+
+    async def delete(self, name: str) -> None:
+        async with self.engine.begin() as conn:
+            stored = await self._get(conn, name, for_update=True)
+            await conn.execute(
+                tables.connector_versions.delete().where(
+                    tables.connector_versions.c.connector_id == stored.id
+                )
+            )
+            await conn.execute(
+                tables.connectors.delete().where(tables.connectors.c.id == stored.id)
+            )
+
+    # --- API keys ------------------------------------------------------------------------
+
+    async def create_api_key(self, name: str, role: str) -> str:
+        """Store a new key's hash; return the key (shown once, never stored in clear)."""
+        key = "cq_" + token_source.token_urlsafe(32)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                tables.api_keys.insert().values(
+                    id=uuid.uuid4().hex,
+                    name=name,
+                    role=role,
+                    key_hash=_hash_key(key),
+                    created_at=_now(),
+                )
+            )
+        return key
+
+    async def api_key_hashes(self) -> dict[str, str]:
+        """{sha256 hex of key: role}."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(tables.api_keys.c.key_hash, tables.api_keys.c.role))
+            return dict(rows.tuples().all())
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _split(self, config: Mapping[str, Any], secret_keys: frozenset[str]) -> tuple[str, bytes]:
+        plain = {k: v for k, v in config.items() if k not in secret_keys}
+        hidden = {k: v for k, v in config.items() if k in secret_keys}
+        return orjson.dumps(plain, option=orjson.OPT_SORT_KEYS).decode(), self._box.seal(hidden)
+
+    @staticmethod
+    def _current() -> Any:
+        c, v = tables.connectors, tables.connector_versions
+        return select(
+            c.c.id,
+            c.c.name,
+            c.c.desired_state,
+            c.c.current_version,
+            v.c.spec_text,
+            v.c.spec_format,
+            c.c.config,
+            c.c.secrets,
+            c.c.created_at,
+            c.c.updated_at,
+        ).join(v, (v.c.connector_id == c.c.id) & (v.c.version == c.c.current_version))
+
+    async def _get(
+        self, conn: AsyncConnection, name: str, *, for_update: bool = False
+    ) -> StoredConnector:
+        query = self._current().where(tables.connectors.c.name == name)
+        if for_update and self.engine.dialect.name == "postgresql":
+            query = query.with_for_update(of=tables.connectors)
+        row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotFound(f"no connector named {name!r}")
+        return self._stored(row)
+
+    def _stored(self, row: Any) -> StoredConnector:
+        hidden = self._box.open(row.secrets)
+        config = {**orjson.loads(row.config), **hidden}
+        return StoredConnector(
+            id=row.id,
+            name=row.name,
+            desired_state=row.desired_state,
+            version=row.current_version,
+            spec_text=row.spec_text,
+            spec_format=row.spec_format,
+            config=config,
+            secret_keys=frozenset(hidden),
+            created_at=_aware(row.created_at),
+            updated_at=_aware(row.updated_at),
+        )
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
