@@ -14,6 +14,8 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from graphql import ExecutionResult
 
+from connectql.control.access import AccessControl
+from connectql.control.service import ControlPlane
 from connectql.demo.runner import BOOKSTORE_SPEC
 from connectql.runtime import Runtime
 from connectql.server.app import create_app
@@ -21,14 +23,21 @@ from connectql.spec.loader import load_spec
 from connectql.testing import FakeUpstream
 
 DEMO_KEY = "demo-key-for-tests-0123456789"
+ADMIN_KEY = "admin-key-for-tests-0123456789"
+VIEWER_KEY = "viewer-key-for-tests-0123456789"
+
+
+def test_access() -> AccessControl:
+    return AccessControl([("admin", ADMIN_KEY), ("viewer", VIEWER_KEY)])
 
 
 @contextlib.asynccontextmanager
-async def serving(runtime: Runtime) -> AsyncIterator[str]:
+async def serving(
+    runtime: Runtime, control: ControlPlane | None = None, access: AccessControl | None = None
+) -> AsyncIterator[str]:
     """Run the connectql app for `runtime` under uvicorn; yield its base URL."""
-    config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-    )
+    app = create_app(runtime, control=control, access=access or test_access())
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -61,14 +70,26 @@ async def _result(session: Any, query: str, variables: dict[str, Any] | None) ->
     return result
 
 
-async def execute(url: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+async def execute(
+    url: str, query: str, variables: dict[str, Any] | None = None, *, key: str | None = ADMIN_KEY
+) -> Any:
     """Send one query with gql over HTTP and return the raw result (data and errors)."""
-    transport = AIOHTTPTransport(url=f"{url}/graphql")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    transport = AIOHTTPTransport(url=f"{url}/graphql", headers=headers)
     async with Client(transport=transport) as session:
         return await _result(session, query, variables)
 
 
-async def execute_ws(url: str, query: str, variables: dict[str, Any] | None = None) -> Any:
-    transport = WebsocketsTransport(url=f"{url.replace('http', 'ws', 1)}/graphql")
+def ws_transport(url: str, key: str | None = ADMIN_KEY) -> WebsocketsTransport:
+    return WebsocketsTransport(
+        url=f"{url.replace('http', 'ws', 1)}/graphql",
+        init_payload={"authorization": f"Bearer {key}"} if key else {},
+    )
+
+
+async def execute_ws(
+    url: str, query: str, variables: dict[str, Any] | None = None, *, key: str | None = ADMIN_KEY
+) -> Any:
+    transport = ws_transport(url, key)
     async with Client(transport=transport) as session:
         return await _result(session, query, variables)

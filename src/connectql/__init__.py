@@ -5,6 +5,8 @@ The public API is this list; everything else may change between releases.
 
 from connectql.config import AppConfig, load_config
 from connectql.connectors.connector import Connector
+from connectql.control.access import AccessControl
+from connectql.control.service import ControlPlane
 from connectql.errors import (
     AuthError,
     BadResponse,
@@ -12,6 +14,9 @@ from connectql.errors import (
     ConfigError,
     ConnectorError,
     ConnectqlError,
+    ControlError,
+    Forbidden,
+    NotFound,
     RateLimited,
     SchemaBuildError,
     SpecError,
@@ -20,12 +25,14 @@ from connectql.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from connectql.registry import Registry
 from connectql.runtime import Runtime
 from connectql.server.app import create_app
 from connectql.spec.loader import load_spec, load_spec_text
 from connectql.spec.models import ConnectorSpec
 
 __all__ = [
+    "AccessControl",
     "AppConfig",
     "AuthError",
     "BadResponse",
@@ -35,7 +42,12 @@ __all__ = [
     "ConnectorError",
     "ConnectorSpec",
     "ConnectqlError",
+    "ControlError",
+    "ControlPlane",
+    "Forbidden",
+    "NotFound",
     "RateLimited",
+    "Registry",
     "Runtime",
     "SchemaBuildError",
     "SpecError",

@@ -15,12 +15,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectql.errors import ConfigError
+from connectql.schema.limits import Limits
 from connectql.spec.templates import parse_template
 
 
@@ -30,6 +31,17 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     graphiql: bool = True
+    anonymous: Literal["viewer", "none"] = "viewer"
+    """What a request without an API key may do: query data (viewer) or nothing."""
+
+
+class RegistrySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    """SQLAlchemy URL; DATABASE_URL wins; default: SQLite `connectql.db` beside this file."""
+    key_file: str = "connectql.key"
+    """Fernet key for secrets at rest when CONNECTQL_SECRET_KEY is unset (created 0600)."""
 
 
 class ConnectorEntry(BaseModel):
@@ -44,6 +56,8 @@ class AppConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     server: ServerSettings = ServerSettings()
+    limits: Limits = Limits()
+    registry: RegistrySettings = RegistrySettings()
     hooks: list[str] = []
     connectors: list[ConnectorEntry] = []
     base_dir: Path = Path(".")

@@ -26,6 +26,7 @@ from connectql.resolvers.errors import SafeErrors
 from connectql.resolvers.fields import ConnectorResolvers
 from connectql.schema.caches import query_caches
 from connectql.schema.compose import BuiltSchema, build_schema
+from connectql.schema.limits import Limits, limit_extensions
 from connectql.schema.types import ConnectorTypes
 from connectql.spec.loader import load_spec
 from connectql.spec.models import ConnectorSpec
@@ -70,8 +71,15 @@ class Plan:
 
 
 class Runtime:
-    def __init__(self, *, hooks: AuthHooks | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        hooks: AuthHooks | None = None,
+        clock: Clock | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.hooks = hooks or AuthHooks()
+        self.limits = limits or Limits()
         self.clock = clock
         self.connectors: dict[str, Connector] = {}
         self.resolvers = ConnectorResolvers()
@@ -84,7 +92,7 @@ class Runtime:
 
     @classmethod
     def from_config(cls, config: AppConfig, *, clock: Clock | None = None) -> Runtime:
-        runtime = cls(hooks=load_hooks(config.hooks), clock=clock)
+        runtime = cls(hooks=load_hooks(config.hooks), clock=clock, limits=config.limits)
         specs: list[tuple[ConnectorSpec, Mapping[str, Any]]] = []
         for entry in config.connectors:
             if entry.enabled:
@@ -154,7 +162,7 @@ class Runtime:
         return build_schema(
             list(connectors.values()),
             self.resolvers,
-            extensions=[SafeErrors, *query_caches()],
+            extensions=[SafeErrors, *limit_extensions(self.limits), *query_caches()],
             types_cache=cache,
         )
 
@@ -169,6 +177,11 @@ class Runtime:
             await connector.stop()
         for task in list(self._retiring):
             await task
+
+    def connector_sdl(self, name: str) -> str | None:
+        connector = self.connectors.get(name)
+        types = self._types_cache.get(id(connector)) if connector is not None else None
+        return types.sdl() if types is not None else None
 
     @property
     def ready(self) -> bool:

@@ -49,6 +49,10 @@ class EventBus(ABC):
         finally:
             self._subscribers[topic].discard(queue)
 
+    def deliver_local(self, topic: str, event: Event) -> None:
+        """Deliver to this replica's subscribers only (its own schema's changes)."""
+        self._deliver(topic, event)
+
     def _deliver(self, topic: str, event: Event) -> None:
         for queue in list(self._subscribers.get(topic, ())):
             if queue.full():  # a stalled subscriber loses its oldest event, not the bus

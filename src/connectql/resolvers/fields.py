@@ -19,7 +19,7 @@ from graphql import (
 from strawberry.dataloader import DataLoader
 
 from connectql.connectors.connector import Connector
-from connectql.errors import ConnectorError
+from connectql.errors import ConnectorError, Forbidden
 from connectql.resolvers.cursors import decode_cursor, encode_cursor, page_token
 from connectql.resolvers.loaders import Loaders
 from connectql.spec.models import ObjectType, Resolve
@@ -37,6 +37,12 @@ class RequestContext:
     response: Any = None
     connectors: Mapping[str, Connector] = field(default_factory=dict)
     loaders: Loaders = field(default_factory=Loaders)
+    control: Any = None
+    """The server's ControlPlane (None when running a bare Runtime)."""
+    role: str | None = None
+    """The caller's role from its API key: admin, viewer, or None (anonymous refused)."""
+    connection_params: dict[str, Any] | None = None
+    """The WebSocket `connection_init` payload (set by strawberry)."""
 
 
 def _loaders(info: Info) -> Loaders:
@@ -57,8 +63,10 @@ def _bad_input(connector: Connector, op_name: str, message: str) -> ConnectorErr
 class ConnectorResolvers:
     """The `ResolverFactory` the schema builder uses for every connector."""
 
-    def namespace(self, connector: Connector) -> GraphQLFieldResolver:
+    def namespace(self, connector: Connector, *, mutation: bool) -> GraphQLFieldResolver:
         def resolve(parent: Any, info: Info) -> Connector:
+            if mutation and getattr(info.context, "role", None) != "admin":
+                raise Forbidden("mutations need an admin API key")
             return connector
 
         return resolve

@@ -17,7 +17,7 @@ from strawberry.extensions import SchemaExtension
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
-from connectql.schema.control import Query
+from connectql.schema.control import Mutation, Query, Subscription
 from connectql.schema.types import ConnectorTypes, ResolverFactory
 
 
@@ -40,15 +40,17 @@ def build_schema(
 ) -> BuiltSchema:
     """One schema from the static control plane and `connectors`, in name order."""
     started = time.perf_counter()
-    static = strawberry.Schema(query=Query, extensions=list(extensions))
+    static = strawberry.Schema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=list(extensions)
+    )
     base = static._schema
     query_fields: dict[str, GraphQLField] = dict(base.query_type.fields)  # type: ignore[union-attr]
-    mutation_fields: dict[str, GraphQLField] = {}
+    mutation_fields: dict[str, GraphQLField] = dict(base.mutation_type.fields)  # type: ignore[union-attr]
     named: list[GraphQLNamedType] = []
     for connector in sorted(connectors, key=lambda c: c.name):
-        if connector.name in query_fields:
+        if connector.name in query_fields or connector.name in mutation_fields:
             raise SchemaBuildError(
-                f"connector name {connector.name!r} clashes with a built-in query field"
+                f"connector name {connector.name!r} clashes with a built-in field"
             )
         types = types_cache.get(id(connector)) if types_cache is not None else None
         if types is None:
@@ -62,7 +64,11 @@ def build_schema(
     try:
         schema = GraphQLSchema(
             query=GraphQLObjectType("Query", query_fields, description=base.query_type.description),  # type: ignore[union-attr]
-            mutation=GraphQLObjectType("Mutation", mutation_fields) if mutation_fields else None,
+            mutation=GraphQLObjectType(
+                "Mutation",
+                mutation_fields,
+                description=base.mutation_type.description,  # type: ignore[union-attr]
+            ),
             subscription=base.subscription_type,
             types=named,
             directives=base.directives,

@@ -1,55 +1,504 @@
-"""The static, strawberry-typed part of the schema: what the server knows about connectors."""
+"""The static, strawberry-typed part of the schema: the control plane.
+
+Queries read the connectors and their health, metrics and usage; mutations manage them
+(admin only); subscriptions stream health, metrics and schema changes. Resolvers reach the
+server's ControlPlane through the request context and never import it, so this module stays
+below the runtime in the dependency order.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+import asyncio
+import enum
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from connectql.connectors.connector import Connector
+from connectql.errors import ControlError, Forbidden, SpecErrors
+
+if TYPE_CHECKING:
+    from connectql.control.service import Change, ControlPlane
+
+SECRET_MASK = "********"  # noqa: S105 - what is shown instead of a secret
 
 
-class HasConnectors(Protocol):
+class ControlContext(Protocol):
     connectors: Mapping[str, Connector]
+    control: ControlPlane | None
+    role: str | None
 
 
-@strawberry.type(description="A connector served by this server.")
+Ctx = Info[ControlContext, Any]
+
+
+def _control(info: Ctx) -> ControlPlane:
+    control = info.context.control
+    if control is None:
+        raise ControlError("this server has no control plane")
+    return control
+
+
+def _admin(info: Ctx) -> ControlPlane:
+    if info.context.role != "admin":
+        raise Forbidden("this needs an admin API key")
+    return _control(info)
+
+
+# --- output types ---------------------------------------------------------------------------
+
+
+@strawberry.enum(description="How a spec is written.")
+class SpecFormat(enum.Enum):
+    YAML = "yaml"
+    JSON = "json"
+
+
+@strawberry.type(description="A connector's health: starting, up, degraded, down or stopped.")
+class Health:
+    connector: str
+    state: str
+    reason: str
+    at: str = strawberry.field(description="ISO 8601 time of the last change.")
+    replica: str = strawberry.field(description="The replica that judged it.")
+
+
+@strawberry.type
+class ErrorCount:
+    code: str
+    count: int
+
+
+@strawberry.type(description="Latency of upstream requests in milliseconds (bucket bounds).")
+class Latency:
+    count: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+@strawberry.type(description="A connector's counters since it started on this replica.")
+class Metrics:
+    connector: str
+    requests: int = strawberry.field(description="Upstream HTTP requests, retries included.")
+    calls: int = strawberry.field(description="Logical calls (a call and its retries: one).")
+    errors: int
+    errors_by_code: list[ErrorCount]
+    retries: int
+    rate_limit_waits: int
+    rate_limit_wait_seconds: float
+    breaker: str
+    latency_ms: Latency
+
+
+@strawberry.type
+class SpecVersion:
+    version: int
+    format: SpecFormat
+    created_at: str
+
+
+@strawberry.type(description="A connector served (or stored) by this server.")
 class ConnectorStatus:
     name: str
     title: str | None
-    version: str
-    state: str
+    version: str = strawberry.field(description="The spec's own `connector.version`.")
+    source: str = strawberry.field(description="`config` (connectql.yaml) or `registry`.")
+    state: str = strawberry.field(description="running or stopped on this replica.")
     breaker: str = strawberry.field(description="Circuit breaker: closed, open or half_open.")
     operations: list[str]
+    registry_version: int | None = strawberry.field(
+        description="The registry's current spec version (null for config connectors)."
+    )
+    _connector: strawberry.Private[Connector | None]
+    _name: strawberry.Private[str]
+
+    @strawberry.field(description="Health as judged on this replica.")
+    def health(self, info: Ctx) -> Health | None:
+        control = info.context.control
+        found = control.health.current.get(self._name) if control else None
+        return Health(**asdict(found)) if found else None
+
+    @strawberry.field
+    def metrics(self) -> Metrics | None:
+        return _metrics(self._connector) if self._connector else None
+
+    @strawberry.field(description="The spec text of the current version.")
+    def spec(self, info: Ctx) -> str | None:
+        control = info.context.control
+        stored = control.stored.get(self._name) if control else None
+        return stored.spec_text if stored else None
+
+    @strawberry.field(description="This connector's part of the schema, as SDL.")
+    def sdl(self, info: Ctx) -> str | None:
+        control = info.context.control
+        if control is None or self._connector is None:
+            return None
+        return control.runtime.connector_sdl(self._name)
+
+    @strawberry.field(description="Stored spec versions, oldest first.")
+    async def versions(self, info: Ctx) -> list[SpecVersion]:
+        control = info.context.control
+        if control is None or control.registry is None or self._name not in control.stored:
+            return []
+        return [
+            SpecVersion(
+                version=v.version,
+                format=SpecFormat(v.spec_format),
+                created_at=v.created_at.isoformat(),
+            )
+            for v in await control.registry.versions(self._name)
+        ]
+
+    @strawberry.field(description="Config values, secrets masked. Admin only.")
+    def config(self, info: Ctx) -> JSON | None:
+        _admin(info)
+        connector = self._connector
+        control = info.context.control
+        stored = control.stored.get(self._name) if control else None
+        values = stored.config if stored else (connector.config if connector else {})
+        spec = connector.spec if connector else None
+        secret = spec.secret_keys() if spec else (stored.secret_keys if stored else set())
+        return JSON({k: SECRET_MASK if k in secret else v for k, v in sorted(values.items())})
 
 
-def _status(connector: Connector) -> ConnectorStatus:
-    return ConnectorStatus(
-        name=connector.name,
-        title=connector.spec.connector.title,
-        version=connector.spec.connector.version,
-        state=connector.state,
+def _metrics(connector: Connector) -> Metrics:
+    m = connector.metrics
+    latency = m.latency
+    return Metrics(
+        connector=connector.name,
+        requests=sum(m.requests.values()),
+        calls=sum(m.calls.values()),
+        errors=sum(m.errors.values()),
+        errors_by_code=[ErrorCount(code=c, count=n) for c, n in sorted(m.errors.items())],
+        retries=m.retries,
+        rate_limit_waits=m.rate_limit_waits,
+        rate_limit_wait_seconds=m.rate_limit_wait_seconds,
         breaker=connector.breaker.state if connector.breaker else "closed",
-        operations=sorted(connector.spec.operations),
+        latency_ms=Latency(
+            count=latency.total,
+            p50=latency.quantile(0.5),
+            p95=latency.quantile(0.95),
+            p99=latency.quantile(0.99),
+        ),
     )
 
 
-def _connectors(info: Info[HasConnectors, Any]) -> list[ConnectorStatus]:
-    return [_status(c) for _, c in sorted(info.context.connectors.items())]
+def _status(info: Ctx, name: str) -> ConnectorStatus | None:
+    connector = info.context.connectors.get(name)
+    control = info.context.control
+    stored = control.stored.get(name) if control else None
+    if connector is None and stored is None:
+        return None
+    spec = connector.spec if connector else None
+    if spec is None and stored is not None and control is not None:
+        spec = control.spec_of(stored)
+    return ConnectorStatus(
+        name=name,
+        title=spec.connector.title if spec else None,
+        version=spec.connector.version if spec else "",
+        source="registry" if stored else "config",
+        state=connector.state if connector else "stopped",
+        breaker=connector.breaker.state if connector and connector.breaker else "closed",
+        operations=sorted(spec.operations) if spec else [],
+        registry_version=stored.version if stored else None,
+        _connector=connector,
+        _name=name,
+    )
 
 
-def _connector(info: Info[HasConnectors, Any], name: str) -> ConnectorStatus | None:
-    found = info.context.connectors.get(name)
-    return _status(found) if found else None
+@strawberry.type
+class UsageRow:
+    connector: str
+    operation: str
+    calls: int
+    errors: int
+
+
+@strawberry.type
+class SchemaChangeView:
+    type: str
+    description: str
+
+
+@strawberry.type(description="What a change did, or would have done, to the live schema.")
+class ConnectorChanged:
+    connector: ConnectorStatus | None
+    applied: bool = strawberry.field(
+        description="False when breaking changes were refused (pass force: true to apply)."
+    )
+    schema_version: int
+    breaking_changes: list[SchemaChangeView]
+    dangerous_changes: list[SchemaChangeView]
+
+
+@strawberry.type(description="One problem in a spec, where it is.")
+class SpecProblem:
+    message: str
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+
+
+@strawberry.type(description="The spec was not accepted; nothing changed.")
+class SpecInvalid:
+    errors: list[SpecProblem]
+
+
+ConnectorResult = Annotated[ConnectorChanged | SpecInvalid, strawberry.union("ConnectorResult")]
+
+
+@strawberry.type
+class TraceStep:
+    method: str
+    url_template: str
+    status: int | None
+    outcome: str
+    ms: float
+
+
+@strawberry.type
+class TestResult:
+    ok: bool
+    data: JSON | None
+    error: JSON | None
+    trace: list[TraceStep]
+
+
+@strawberry.type
+class SpecValidation:
+    valid: bool
+    errors: list[SpecProblem]
+    connector: str | None
+    operations: list[str]
+    types: list[str]
+
+
+@strawberry.type(description="The live schema of this replica changed.")
+class SchemaChanged:
+    schema_version: int
+    connector: str
+    breaking_changes: list[SchemaChangeView]
+    dangerous_changes: list[SchemaChangeView]
+
+
+def _problems(exc: SpecErrors) -> list[SpecProblem]:
+    return [
+        SpecProblem(
+            message=e.message,
+            file=e.location.file,
+            line=e.location.line,
+            column=e.location.column,
+            path=e.location.path,
+        )
+        for e in exc.errors
+    ]
+
+
+def _changed(info: Ctx, change: Change, *, gone: bool = False) -> ConnectorChanged:
+    return ConnectorChanged(
+        connector=None if gone and change.applied else _status(info, change.connector),
+        applied=change.applied,
+        schema_version=change.schema_version,
+        breaking_changes=[
+            SchemaChangeView(type=c.type, description=c.description) for c in change.breaking
+        ],
+        dangerous_changes=[
+            SchemaChangeView(type=c.type, description=c.description) for c in change.dangerous
+        ],
+    )
+
+
+# --- roots -----------------------------------------------------------------------------------
 
 
 @strawberry.type
 class Query:
-    connectors: list[ConnectorStatus] = strawberry.field(
-        resolver=_connectors, description="Every connector in the live schema."
+    @strawberry.field(description="Every connector: served ones and stored stopped ones.")
+    def connectors(self, info: Ctx) -> list[ConnectorStatus]:
+        control = info.context.control
+        names = control.names() if control else sorted(info.context.connectors)
+        return [s for s in (_status(info, n) for n in names) if s is not None]
+
+    @strawberry.field(description="One connector by name, or null.")
+    def connector(self, info: Ctx, name: str) -> ConnectorStatus | None:
+        return _status(info, name)
+
+    @strawberry.field(description="The live schema's version on this replica.")
+    def schema_version(self, info: Ctx) -> int:
+        return _control(info).runtime.version
+
+    @strawberry.field(description="Calls and errors per connector and operation in a window.")
+    def usage(self, info: Ctx, window_seconds: int = 3600) -> list[UsageRow]:
+        rows = _control(info).usage.usage(max(60, window_seconds))
+        return [UsageRow(**asdict(row)) for row in rows]
+
+
+def _spec_result(exc: SpecErrors) -> SpecInvalid:
+    return SpecInvalid(errors=_problems(exc))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Store a new connector and (by default) start it.")
+    async def create_connector(
+        self,
+        info: Ctx,
+        spec: str,
+        format: SpecFormat = SpecFormat.YAML,
+        config: JSON | None = None,
+        start: bool = True,
+    ) -> ConnectorResult:
+        control = _admin(info)
+        try:
+            change = await control.create(spec, format.value, _mapping(config), start=start)
+        except SpecErrors as exc:
+            return _spec_result(exc)
+        return _changed(info, change)
+
+    @strawberry.mutation(description="Store a new spec version; breaking changes need force.")
+    async def update_connector(
+        self,
+        info: Ctx,
+        name: str,
+        spec: str,
+        format: SpecFormat = SpecFormat.YAML,
+        force: bool = False,
+    ) -> ConnectorResult:
+        control = _admin(info)
+        try:
+            change = await control.update(name, spec, format.value, force=force)
+        except SpecErrors as exc:
+            return _spec_result(exc)
+        return _changed(info, change)
+
+    @strawberry.mutation(
+        description="Merge config values (null removes a key); secrets are encrypted at rest."
     )
-    connector: ConnectorStatus | None = strawberry.field(
-        resolver=_connector, description="One connector by name, or null."
+    async def configure_connector(self, info: Ctx, name: str, config: JSON) -> ConnectorResult:
+        change = await _admin(info).configure(name, _mapping(config))
+        return _changed(info, change)
+
+    @strawberry.mutation
+    async def start_connector(self, info: Ctx, name: str) -> ConnectorResult:
+        return _changed(info, await _admin(info).start_connector(name))
+
+    @strawberry.mutation(
+        description="Stop serving a connector; it leaves the schema (force if breaking)."
     )
+    async def stop_connector(self, info: Ctx, name: str, force: bool = False) -> ConnectorResult:
+        return _changed(info, await _admin(info).stop_connector(name, force=force))
+
+    @strawberry.mutation
+    async def delete_connector(self, info: Ctx, name: str, force: bool = False) -> ConnectorResult:
+        return _changed(info, await _admin(info).delete(name, force=force), gone=True)
+
+    @strawberry.mutation(description="Serve a stored earlier version again.")
+    async def rollback_connector(
+        self, info: Ctx, name: str, version: int, force: bool = False
+    ) -> ConnectorResult:
+        try:
+            change = await _admin(info).rollback(name, version, force=force)
+        except SpecErrors as exc:
+            return _spec_result(exc)
+        return _changed(info, change)
+
+    @strawberry.mutation(description="Call one operation once and return a request trace.")
+    async def test_connector(
+        self, info: Ctx, name: str, operation: str, args: JSON | None = None
+    ) -> TestResult:
+        outcome = await _admin(info).test(name, operation, _mapping(args))
+        return TestResult(
+            ok=outcome.ok,
+            data=outcome.data,
+            error=JSON(outcome.error) if outcome.error is not None else None,
+            trace=[TraceStep(**asdict(step)) for step in outcome.trace],
+        )
+
+    @strawberry.mutation(description="Check a spec without storing anything.")
+    def validate_spec(
+        self, info: Ctx, spec: str, format: SpecFormat = SpecFormat.YAML
+    ) -> SpecValidation:
+        _admin(info)
+        from connectql.spec.loader import load_spec_text
+
+        try:
+            parsed = load_spec_text(spec, f"spec.{format.value}")
+        except SpecErrors as exc:
+            return SpecValidation(
+                valid=False, errors=_problems(exc), connector=None, operations=[], types=[]
+            )
+        return SpecValidation(
+            valid=True,
+            errors=[],
+            connector=parsed.name,
+            operations=sorted(parsed.operations),
+            types=sorted(parsed.types),
+        )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ControlError("expected a JSON object")
+    return value
+
+
+MIN_INTERVAL_MS = 100
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="The connector's health now, then on every change.")
+    async def connector_health(self, info: Ctx, name: str) -> AsyncGenerator[Health, None]:
+        control = _control(info)
+        from connectql.events import HEALTH
+
+        async with control.bus.subscribe(HEALTH) as events:
+            current = control.health.current.get(name)
+            if current is not None:
+                yield Health(**asdict(current))
+            while True:
+                event = await events.get()
+                if event.get("connector") == name:
+                    yield Health(
+                        connector=name,
+                        state=event["state"],
+                        reason=event["reason"],
+                        at=event["at"],
+                        replica=event.get("replica", ""),
+                    )
+
+    @strawberry.subscription(description="The connector's metrics every intervalMs.")
+    async def connector_metrics(
+        self, info: Ctx, name: str, interval_ms: int = 1000
+    ) -> AsyncGenerator[Metrics, None]:
+        control = _control(info)
+        interval = max(MIN_INTERVAL_MS, interval_ms) / 1000
+        while True:
+            connector = control.runtime.connectors.get(name)
+            if connector is None:
+                raise ControlError(f"connector {name!r} is not running")
+            yield _metrics(connector)
+            await asyncio.sleep(interval)
+
+    @strawberry.subscription(description="Every change of this replica's live schema.")
+    async def schema_changed(self, info: Ctx) -> AsyncGenerator[SchemaChanged, None]:
+        control = _control(info)
+        from connectql.events import SCHEMA
+
+        async with control.bus.subscribe(SCHEMA) as events:
+            while True:
+                event = await events.get()
+                yield SchemaChanged(
+                    schema_version=event["schema_version"],
+                    connector=event["connector"],
+                    breaking_changes=[SchemaChangeView(**c) for c in event["breaking"]],
+                    dangerous_changes=[SchemaChangeView(**c) for c in event["dangerous"]],
+                )

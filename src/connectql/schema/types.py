@@ -35,6 +35,9 @@ from graphql import (
     GraphQLType,
     GraphQLUnionType,
     Undefined,
+    get_named_type,
+    is_specified_scalar_type,
+    print_type,
     value_from_ast_untyped,
 )
 
@@ -96,7 +99,7 @@ PageInfo = GraphQLObjectType(
 class ResolverFactory(Protocol):
     """Builds resolver functions; implemented in `connectql.resolvers`."""
 
-    def namespace(self, connector: Connector) -> GraphQLFieldResolver: ...
+    def namespace(self, connector: Connector, *, mutation: bool) -> GraphQLFieldResolver: ...
 
     def operation(self, connector: Connector, op_name: str) -> GraphQLFieldResolver: ...
 
@@ -302,9 +305,9 @@ class ConnectorTypes:
         mutations = {n: op for n, op in self.spec.operations.items() if op.kind == "mutation"}
         info = self.spec.connector
         description = info.description or info.title or f"The {info.name} connector."
-        resolve = self._resolvers.namespace(self.connector)
 
         def namespace(suffix: str, ops: Mapping[str, Operation]) -> GraphQLField:
+            resolve = self._resolvers.namespace(self.connector, mutation=suffix == "Mutation")
             obj = GraphQLObjectType(
                 f"{self.prefix}{suffix}",
                 lambda: {n: self._operation_field(n, op) for n, op in ops.items()},
@@ -331,3 +334,24 @@ class ConnectorTypes:
     def all_named_types(self) -> list[GraphQLNamedType]:
         """Every declared type, so unused ones still appear in the schema."""
         return [self._named_type(name) for name in self.spec.types]
+
+    def sdl(self) -> str:
+        """The SDL of this connector's part of the schema: its namespaces and their types."""
+        roots: list[GraphQLNamedType] = [get_named_type(self.query.type)]
+        if self.mutation is not None:
+            roots.append(get_named_type(self.mutation.type))
+        seen: dict[str, GraphQLNamedType] = {}
+        pending = [*roots, *self.all_named_types()]
+        while pending:
+            named = pending.pop()
+            if named.name in seen or named.name in BUILTIN_TYPES or is_specified_scalar_type(named):
+                continue
+            seen[named.name] = named
+            if isinstance(named, (GraphQLObjectType, GraphQLInputObjectType)):
+                for f in named.fields.values():
+                    pending.append(get_named_type(f.type))
+                    for arg in getattr(f, "args", {}).values():
+                        pending.append(get_named_type(arg.type))
+            elif isinstance(named, GraphQLUnionType):
+                pending.extend(named.types)
+        return "\n\n".join(print_type(seen[name]) for name in sorted(seen)) + "\n"

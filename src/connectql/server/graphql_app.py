@@ -2,10 +2,13 @@
 
 Each schema version gets its own strawberry `GraphQL` app; the dispatcher hands every new
 HTTP request or WebSocket connection to the app of the current version, so a swap never
-changes the schema under a request or subscription already running.
+changes the schema under a request or subscription already running. The caller's role comes
+from its API key (HTTP headers, or the WebSocket `connection_init` payload).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -13,21 +16,28 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from connectql.control.access import AccessControl, key_from_headers
+from connectql.control.service import ControlPlane
+from connectql.errors import Forbidden
 from connectql.resolvers.fields import RequestContext
-from connectql.runtime import Runtime
 from connectql.schema.compose import BuiltSchema
 
 
 class _PinnedGraphQL(GraphQL[RequestContext, None]):
-    def __init__(self, built: BuiltSchema, runtime: Runtime, graphiql: bool) -> None:
+    def __init__(
+        self, built: BuiltSchema, control: ControlPlane, access: AccessControl, graphiql: bool
+    ) -> None:
         super().__init__(
             built.schema,
             graphql_ide="graphiql" if graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
-        self._connectors = dict(runtime.connectors)
+        self._connectors = dict(control.runtime.connectors)
+        self._control = control
+        self._access = access
 
     def encode_json(self, data: object) -> str:
         # text, not bytes: the same encoder writes WebSocket frames, which must be text
@@ -36,22 +46,69 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
-        return RequestContext(request=request, response=response, connectors=self._connectors)
+        try:
+            role = self._access.role_for(key_from_headers(request.headers))
+        except Forbidden:
+            role = None  # HTTP requests were checked already; WebSockets check on init
+        return RequestContext(
+            request=request,
+            response=response,
+            connectors=self._connectors,
+            control=self._control,
+            role=role,
+        )
+
+    async def on_ws_connect(self, context: RequestContext) -> None:
+        params: dict[str, Any] = getattr(context, "connection_params", None) or {}
+        key = params.get("apiKey") or params.get("api_key")
+        auth = params.get("authorization") or params.get("Authorization")
+        if not key and isinstance(auth, str) and auth.lower().startswith("bearer "):
+            key = auth[7:].strip()
+        if key:
+            try:
+                context.role = self._access.role_for(str(key))
+            except Forbidden:
+                raise ConnectionRejectionError({"message": "the API key is not valid"}) from None
+        if context.role is None:
+            raise ConnectionRejectionError({"message": "an API key is needed"})
 
 
 class LiveGraphQL:
     """ASGI app serving the runtime's current schema."""
 
-    def __init__(self, runtime: Runtime, *, graphiql: bool = True) -> None:
-        self._runtime = runtime
+    def __init__(
+        self, control: ControlPlane, access: AccessControl, *, graphiql: bool = True
+    ) -> None:
+        self._control = control
+        self._access = access
         self._graphiql = graphiql
         self._app: tuple[BuiltSchema, _PinnedGraphQL] | None = None
 
     def current(self) -> _PinnedGraphQL:
-        built = self._runtime.schema
+        built = self._control.runtime.schema
         if self._app is None or self._app[0] is not built:
-            self._app = (built, _PinnedGraphQL(built, self._runtime, self._graphiql))
+            pinned = _PinnedGraphQL(built, self._control, self._access, self._graphiql)
+            self._app = (built, pinned)
         return self._app[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            refusal = self._refusal(Request(scope).headers)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
         await self.current()(scope, receive, send)
+
+    def _refusal(self, headers: Any) -> Response | None:
+        try:
+            role = self._access.role_for(key_from_headers(headers))
+        except Forbidden as exc:
+            return _error(401, str(exc))
+        if role is None:
+            return _error(401, "an API key is needed (Authorization: Bearer KEY)")
+        return None
+
+
+def _error(status: int, message: str) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    return Response(orjson.dumps(body), status, media_type="application/json")

@@ -1,0 +1,405 @@
+"""The control plane: create, configure, start, stop, update, roll back and delete connectors
+while the server runs, keeping the registry, the live schema and other replicas in step.
+
+Each change, on one replica at a time (a lock): build the new connector set and schema, refuse
+a breaking change unless forced, commit to the registry (one transaction), swap the schema,
+then tell other replicas (`registry.changed`) and local subscribers (`schema.changed`).
+Connectors from connectql.yaml are the operator's: served, never changed from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from connectql.connectors.connector import Connector, resolve_config
+from connectql.connectors.trace import TraceEntry, tracing
+from connectql.control.health import STARTING, STOPPED, HealthMonitor
+from connectql.control.usage import UsageCounter
+from connectql.errors import (
+    ConfigError,
+    Conflict,
+    ConnectorError,
+    ConnectqlError,
+    ControlError,
+    NotFound,
+)
+from connectql.events import REGISTRY, SCHEMA, EventBus, LocalBus
+from connectql.registry import RUNNING, Registry, StoredConnector
+from connectql.registry import STOPPED as STATE_STOPPED
+from connectql.runtime import Plan, Runtime, SchemaChange
+from connectql.spec.loader import load_spec_text
+from connectql.spec.models import ConnectorSpec
+
+log = logging.getLogger("connectql.control")
+
+FORMATS = ("yaml", "json")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a change did (or would have done) to the live schema."""
+
+    connector: str
+    applied: bool
+    schema_version: int
+    breaking: list[SchemaChange] = field(default_factory=list)
+    dangerous: list[SchemaChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    ok: bool
+    data: Any
+    error: dict[str, Any] | None
+    trace: list[TraceEntry]
+
+
+class ControlPlane:
+    def __init__(
+        self,
+        runtime: Runtime,
+        registry: Registry | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.registry = registry
+        self.bus = bus or LocalBus()
+        self.health = HealthMonitor(self.bus)
+        self.usage = UsageCounter()
+        self.static: dict[str, ConnectorSpec] = {}
+        """Connectors from connectql.yaml (or added in code): served, not managed here."""
+        self._static_config: dict[str, Mapping[str, Any]] = {}
+        self.stored: dict[str, StoredConnector] = {}
+        self._lock = asyncio.Lock()
+        self._follower: asyncio.Task[None] | None = None
+
+    # --- lifecycle of the plane ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Adopt the runtime's connectors as static, then add the registry's running ones."""
+        self.static = {name: c.spec for name, c in self.runtime.connectors.items()}
+        self._static_config = {name: c.config for name, c in self.runtime.connectors.items()}
+        await self.bus.start()
+        if self.registry is not None:
+            await self.registry.start()
+            async with self._lock:
+                await self._reload()
+        self._follower = asyncio.create_task(self._follow())
+        self._watch_all()
+
+    async def stop(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
+        await self.bus.close()
+        if self.registry is not None:
+            await self.registry.close()
+
+    async def _follow(self) -> None:
+        """Apply changes other replicas made to the shared registry."""
+        async with self.bus.subscribe(REGISTRY) as events:
+            while True:
+                event = await events.get()
+                if event.get("origin") == self.bus.origin or self.registry is None:
+                    continue
+                try:
+                    async with self._lock:
+                        change = await self._reload()
+                except Exception:  # a bad reload must not stop following
+                    log.exception("could not apply a change from another replica")
+                    continue
+                self._announce_local(change)
+
+    async def _reload(self) -> Change:
+        """Serve exactly what the registry says (and the static connectors)."""
+        assert self.registry is not None
+        stored = {s.name: s for s in await self.registry.all()}
+        specs: list[tuple[ConnectorSpec, Mapping[str, Any]]] = [
+            (spec, self._static_config[name]) for name, spec in self.static.items()
+        ]
+        for item in stored.values():
+            if item.desired_state != RUNNING or item.name in self.static:
+                continue
+            try:
+                spec = self._parse(item.spec_text, item.spec_format, item.name, item.version)
+                specs.append((spec, self._config_for(spec, item.config)))
+            except ConnectqlError as exc:  # reported; the others still start
+                log.error("connector %s v%d cannot run: %s", item.name, item.version, exc)
+        plan = self.runtime.prepare(specs)
+        self.stored = stored
+        self.runtime.apply(plan)
+        self._watch_all()
+        for name, item in stored.items():
+            if item.desired_state != RUNNING:
+                self.health.set(name, STOPPED, "stopped")
+        return self._change("*", plan, applied=True)
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def managed(self, name: str) -> StoredConnector:
+        if name in self.static:
+            raise ControlError(f"connector {name!r} is defined in connectql.yaml; change it there")
+        found = self.stored.get(name)
+        if found is None:
+            raise NotFound(f"no connector named {name!r}")
+        return found
+
+    def spec_of(self, stored: StoredConnector) -> ConnectorSpec | None:
+        """The parsed spec of a stored connector (None if it no longer loads)."""
+        try:
+            return self._parse(stored.spec_text, stored.spec_format, stored.name, stored.version)
+        except ConnectqlError:
+            return None
+
+    def names(self) -> list[str]:
+        return sorted({*self.static, *self.stored})
+
+    # --- changes -------------------------------------------------------------------------
+
+    async def create(
+        self,
+        spec_text: str,
+        spec_format: str = "yaml",
+        config: Mapping[str, Any] | None = None,
+        *,
+        start: bool = True,
+    ) -> Change:
+        registry = self._registry()
+        spec = self._parse(spec_text, spec_format)
+        values = dict(config or {})
+        async with self._lock:
+            if spec.name in self.static or spec.name in self.stored:
+                raise Conflict(f"a connector named {spec.name!r} already exists")
+            plan = self._plan(add=(spec, values)) if start else None
+            if plan is None:
+                resolve_keys(spec, values)
+            stored = await registry.create(
+                spec.name,
+                spec_text,
+                spec_format,
+                values,
+                spec.secret_keys(),
+                RUNNING if start else STATE_STOPPED,
+            )
+            self.stored[spec.name] = stored
+            change = self._apply(spec.name, plan)
+            if not start:
+                self.health.set(spec.name, STOPPED, "created stopped")
+        await self._announce(change)
+        return change
+
+    async def update(
+        self, name: str, spec_text: str, spec_format: str = "yaml", *, force: bool = False
+    ) -> Change:
+        registry = self._registry()
+        spec = self._parse(spec_text, spec_format)
+        if spec.name != name:
+            raise ControlError(
+                f"the spec names connector {spec.name!r}; an update keeps the name {name!r}"
+            )
+        async with self._lock:
+            stored = self.managed(name)
+            config = {k: v for k, v in stored.config.items() if k in spec.config}
+            running = stored.desired_state == RUNNING
+            plan = self._plan(add=(spec, config)) if running else None
+            if plan is not None and plan.breaking and not force:
+                return self._change(name, plan, applied=False)
+            self.stored[name] = await registry.add_version(
+                name, spec_text, spec_format, config, spec.secret_keys()
+            )
+            change = self._apply(name, plan)
+        await self._announce(change)
+        return change
+
+    async def rollback(self, name: str, version: int, *, force: bool = False) -> Change:
+        registry = self._registry()
+        async with self._lock:
+            stored = self.managed(name)
+            versions = {v.version: v for v in await registry.versions(name)}
+            if version not in versions:
+                raise NotFound(f"connector {name!r} has no version {version}")
+            target = versions[version]
+            spec = self._parse(target.spec_text, target.spec_format, name, version)
+            config = {k: v for k, v in stored.config.items() if k in spec.config}
+            running = stored.desired_state == RUNNING
+            plan = self._plan(add=(spec, config)) if running else None
+            if plan is not None and plan.breaking and not force:
+                return self._change(name, plan, applied=False)
+            self.stored[name] = await registry.set_version(name, version)
+            change = self._apply(name, plan)
+        await self._announce(change)
+        return change
+
+    async def configure(self, name: str, values: Mapping[str, Any]) -> Change:
+        """Merge `values` into the connector's config; a null value removes a key."""
+        registry = self._registry()
+        async with self._lock:
+            stored = self.managed(name)
+            spec = self._parse(stored.spec_text, stored.spec_format, name, stored.version)
+            config = {**stored.config, **values}
+            config = {k: v for k, v in config.items() if v is not None}
+            plan = self._plan(add=(spec, config)) if stored.desired_state == RUNNING else None
+            if plan is None:
+                resolve_keys(spec, config)
+            self.stored[name] = await registry.configure(name, config, spec.secret_keys())
+            change = self._apply(name, plan)
+        await self._announce(change)
+        return change
+
+    async def start_connector(self, name: str) -> Change:
+        registry = self._registry()
+        async with self._lock:
+            stored = self.managed(name)
+            spec = self._parse(stored.spec_text, stored.spec_format, name, stored.version)
+            self.health.set(name, STARTING, "starting")
+            try:
+                plan = self._plan(add=(spec, self._config_for(spec, stored.config)))
+            except (ConfigError, ControlError) as exc:
+                self.health.set(name, STOPPED, f"cannot start: {exc}")
+                raise
+            self.stored[name] = await registry.set_desired_state(name, RUNNING)
+            change = self._apply(name, plan)
+        await self._announce(change)
+        return change
+
+    async def stop_connector(self, name: str, *, force: bool = False) -> Change:
+        registry = self._registry()
+        async with self._lock:
+            self.managed(name)
+            plan = self._plan(remove=name)
+            if plan.breaking and not force:
+                return self._change(name, plan, applied=False)
+            self.stored[name] = await registry.set_desired_state(name, STATE_STOPPED)
+            change = self._apply(name, plan)
+            self.health.set(name, STOPPED, "stopped")
+        await self._announce(change)
+        return change
+
+    async def delete(self, name: str, *, force: bool = False) -> Change:
+        registry = self._registry()
+        async with self._lock:
+            self.managed(name)
+            plan = self._plan(remove=name)
+            if plan.breaking and not force:
+                return self._change(name, plan, applied=False)
+            await registry.delete(name)
+            del self.stored[name]
+            change = self._apply(name, plan)
+            self.health.forget(name)
+        await self._announce(change)
+        return change
+
+    async def test(
+        self, name: str, operation: str, args: Mapping[str, Any] | None = None
+    ) -> TestOutcome:
+        """Call one operation once (the first page if paginated), with a request trace."""
+        connector = self._running(name)
+        if operation not in connector.spec.operations:
+            known = ", ".join(sorted(connector.spec.operations))
+            raise NotFound(f"connector {name!r} has no operation {operation!r} ({known})")
+        op = connector.spec.operations[operation]
+        with tracing() as trace:
+            try:
+                paginator = connector.paginator(operation)
+                if paginator is not None:
+                    size = getattr(op.pagination, "page_size", 30)
+                    page = await connector.fetch_page(
+                        operation, dict(args or {}), paginator.first(size), size
+                    )
+                    data: Any = page.records
+                else:
+                    data = await connector.execute(operation, dict(args or {}))
+            except ConnectorError as exc:
+                return TestOutcome(False, None, {**exc.extensions(), "message": exc.message}, trace)
+        return TestOutcome(True, data, None, trace)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _registry(self) -> Registry:
+        if self.registry is None:
+            raise ControlError("this server runs without a registry; connectors are read-only")
+        return self.registry
+
+    def _running(self, name: str) -> Connector:
+        connector = self.runtime.connectors.get(name)
+        if connector is None:
+            if name in self.stored:
+                raise ControlError(f"connector {name!r} is stopped; start it first")
+            raise NotFound(f"no connector named {name!r}")
+        return connector
+
+    @staticmethod
+    def _parse(
+        text: str, spec_format: str, name: str = "spec", version: int | None = None
+    ) -> ConnectorSpec:
+        if spec_format not in FORMATS:
+            raise ControlError(f"format must be one of {', '.join(FORMATS)}")
+        suffix = f".v{version}" if version is not None else ""
+        return load_spec_text(text, f"{name}{suffix}.{spec_format}")
+
+    @staticmethod
+    def _config_for(spec: ConnectorSpec, config: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in config.items() if k in spec.config}
+
+    def _plan(
+        self,
+        *,
+        add: tuple[ConnectorSpec, Mapping[str, Any]] | None = None,
+        remove: str | None = None,
+    ) -> Plan:
+        specs: list[tuple[ConnectorSpec, Mapping[str, Any]]] = [
+            (c.spec, c.config)
+            for name, c in self.runtime.connectors.items()
+            if name != remove and (add is None or name != add[0].name)
+        ]
+        if add is not None:
+            specs.append(add)
+        return self.runtime.prepare(specs)
+
+    def _apply(self, name: str, plan: Plan | None) -> Change:
+        if plan is None:
+            return Change(name, True, self.runtime.version)
+        self.runtime.apply(plan)
+        self._watch_all()
+        return self._change(name, plan, applied=True)
+
+    def _change(self, name: str, plan: Plan, *, applied: bool) -> Change:
+        return Change(name, applied, self.runtime.version, plan.breaking, plan.dangerous)
+
+    def _watch_all(self) -> None:
+        for connector in self.runtime.connectors.values():
+            self.health.watch(connector)
+            self.usage.watch(connector)
+
+    async def _announce(self, change: Change) -> None:
+        self._announce_local(change)
+        await self.bus.publish(REGISTRY, {"connector": change.connector})
+
+    def _announce_local(self, change: Change) -> None:
+        """schema.changed is about this replica's schema: delivered here only."""
+        if change.applied:
+            self.bus.deliver_local(SCHEMA, {**asdict(change), "origin": self.bus.origin})
+
+
+def resolve_keys(spec: ConnectorSpec, config: Mapping[str, Any]) -> None:
+    """Check config keys and types without requiring the required ones (not started yet)."""
+    unknown = sorted(set(config) - set(spec.config))
+    if unknown:
+        raise ConfigError(
+            f"connector {spec.name!r}: unknown config key(s) {', '.join(unknown)}; "
+            f"declared: {', '.join(sorted(spec.config)) or 'none'}"
+        )
+    partial = {k: v for k, v in config.items() if v is not None}
+    required = {k for k, d in spec.config.items() if d.required and k not in partial}
+    filler = {k: _placeholder(spec.config[k].type) for k in required}
+    resolve_config(spec, {**partial, **filler})
+
+
+def _placeholder(kind: str) -> Any:
+    return {"string": "-", "integer": 0, "number": 0.0, "boolean": False}[kind]
