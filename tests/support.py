@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+import yaml
 from gql import Client, gql
 from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import TransportQueryError
@@ -17,6 +19,8 @@ from graphql import ExecutionResult
 from connectql.control.access import AccessControl
 from connectql.control.service import ControlPlane
 from connectql.demo.runner import BOOKSTORE_SPEC
+from connectql.events import EventBus
+from connectql.registry import Registry, SecretBox, database_url
 from connectql.runtime import Runtime
 from connectql.server.app import create_app
 from connectql.spec.loader import load_spec
@@ -93,3 +97,39 @@ async def execute_ws(
     transport = ws_transport(url, key)
     async with Client(transport=transport) as session:
         return await _result(session, query, variables)
+
+
+def registry_at(path: Path, url: str | None = None) -> Registry:
+    """A registry in `path` (SQLite), or at `url`, with a fixed test secret key file."""
+    box = SecretBox.from_env_or_file(path / "test.key", env={})
+    return Registry(database_url(url, path / "registry.db"), box)
+
+
+@contextlib.asynccontextmanager
+async def control_server(
+    path: Path,
+    *,
+    url: str | None = None,
+    bus: EventBus | None = None,
+    runtime: Runtime | None = None,
+) -> AsyncIterator[tuple[str, ControlPlane]]:
+    """Our server with a control plane over a registry in `path` (or at `url`)."""
+    live = runtime or Runtime()
+    control = ControlPlane(live, registry_at(path, url), bus)
+    async with serving(live, control) as base:
+        yield base, control
+
+
+def bookstore_spec_text(**changes: Any) -> str:
+    """The demo spec as YAML text; `changes` are dotted paths set to new values."""
+    raw = yaml.safe_load(BOOKSTORE_SPEC.read_text())
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = raw
+        for part in parents:
+            node = node[part]
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    return yaml.safe_dump(raw, sort_keys=False)

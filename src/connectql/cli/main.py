@@ -54,22 +54,16 @@ def serve(
     """Run the GraphQL server (with no config: the bundled demo bookstore)."""
     import uvicorn
 
-    from connectql.demo.runner import start_demo
-    from connectql.server.app import create_app
+    from connectql.server.app import app_from_config
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     path = None if demo else _config_path(config_file)
     try:
         config = load_config(path) if path else AppConfig()
-        runtime = Runtime.from_config(config)
+        app = app_from_config(config, demo=path is None)
     except ConnectqlError as exc:
         _fail(exc)
         return
-    app = create_app(
-        runtime,
-        graphiql=config.server.graphiql,
-        before_start=start_demo if path is None else None,
-    )
     listen_host = host or config.server.host
     listen_port = config.server.port if port is None else port
     if path is None:

@@ -272,7 +272,7 @@ class Registry:
         """{sha256 hex of key: role}."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(tables.api_keys.c.key_hash, tables.api_keys.c.role))
-            return dict(rows.tuples().all())
+            return {row[0]: row[1] for row in rows.all()}
 
     # --- helpers -------------------------------------------------------------------------
 

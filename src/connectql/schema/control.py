@@ -189,8 +189,10 @@ def _metrics(connector: Connector) -> Metrics:
 
 
 def _status(info: Ctx, name: str) -> ConnectorStatus | None:
-    connector = info.context.connectors.get(name)
     control = info.context.control
+    # The control plane reports what is live now, not what this request's schema pinned.
+    live = control.runtime.connectors if control else info.context.connectors
+    connector = live.get(name)
     stored = control.stored.get(name) if control else None
     if connector is None and stored is None:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,8 +14,11 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from connectql.config import AppConfig
 from connectql.control.access import AccessControl
 from connectql.control.service import ControlPlane
+from connectql.events import open_bus
+from connectql.registry import Registry, SecretBox, database_url
 from connectql.runtime import Runtime
 from connectql.server.graphql_app import LiveGraphQL
 from connectql.server.prometheus import CONTENT_TYPE, metrics_registry, render
@@ -85,6 +89,29 @@ def create_app(
         return Response(render(prometheus), media_type=CONTENT_TYPE)
 
     return app
+
+
+def app_from_config(config: AppConfig, *, demo: bool = False) -> FastAPI:
+    """The whole server as `connectql serve` runs it: registry (SQLite beside the config, or
+    DATABASE_URL), event bus (in-process, or REDIS_URL), API keys and the demo if asked."""
+    from connectql.demo.runner import start_demo
+
+    runtime = Runtime.from_config(config)
+    data_dir = config.base_dir
+    url = database_url(
+        os.environ.get("DATABASE_URL") or config.registry.url, data_dir / "connectql.db"
+    )
+    box = SecretBox.from_env_or_file(data_dir / config.registry.key_file)
+    control = ControlPlane(runtime, Registry(url, box), open_bus(os.environ.get("REDIS_URL")))
+    anonymous = None if config.server.anonymous == "none" else "viewer"
+    return create_app(
+        runtime,
+        control=control,
+        access=AccessControl.from_env(anonymous=anonymous),
+        graphiql=config.server.graphiql,
+        before_start=start_demo if demo else None,
+        admin_key_file=data_dir / "connectql.admin-key",
+    )
 
 
 def _announce_admin_key(key: str, file: Path | None) -> None:
