@@ -95,9 +95,10 @@ async def test_breaking_update_is_refused_then_forced_then_rolled_back(
         refused = await execute(url, UPDATE, {"spec": without_year, "force": False})
         change = refused.data["updateConnector"]
         assert change["applied"] is False
-        assert {"type": "FIELD_REMOVED", "description": "Field BookstoreBook.year was removed."} in (
-            change["breakingChanges"]
-        )
+        assert {
+            "type": "FIELD_REMOVED",
+            "description": "Field BookstoreBook.year was removed.",
+        } in (change["breakingChanges"])
         assert change["connector"]["registryVersion"] == 1
         assert (await execute(url, BOOK)).data["bookstore"]["book"]["year"] == 1957
 
