@@ -41,6 +41,8 @@ class RegistrySettings(BaseModel):
     url: str | None = None
     """SQLAlchemy URL; DATABASE_URL wins; default: SQLite `connectql.db` beside this file."""
     key_file: str = "connectql.key"
+    channel_prefix: str = "connectql:"
+    """Redis pub/sub channel prefix (REDIS_URL): replicas of one deployment share it."""
     """Fernet key for secrets at rest when CONNECTQL_SECRET_KEY is unset (created 0600)."""
 
 

@@ -5,10 +5,10 @@ from connectql.events.bus import HEALTH, REGISTRY, SCHEMA, Event, EventBus, Loca
 __all__ = ["HEALTH", "REGISTRY", "SCHEMA", "Event", "EventBus", "LocalBus", "open_bus"]
 
 
-def open_bus(redis_url: str | None) -> EventBus:
-    """Redis pub/sub when a URL is given, else in-process."""
+def open_bus(redis_url: str | None, prefix: str = "connectql:") -> EventBus:
+    """Redis pub/sub when a URL is given (channels named `prefix` + topic), else in-process."""
     if redis_url:
         from connectql.events.redis import RedisBus
 
-        return RedisBus(redis_url)
+        return RedisBus(redis_url, prefix)
     return LocalBus()

@@ -19,8 +19,9 @@ CHANNEL_PREFIX = "connectql:"
 
 
 class RedisBus(EventBus):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = CHANNEL_PREFIX) -> None:
         super().__init__()
+        self._prefix = prefix
         self._client = aioredis.from_url(url)
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -42,19 +43,19 @@ class RedisBus(EventBus):
 
     async def publish(self, topic: str, event: Event) -> None:
         payload = orjson.dumps({**event, "origin": event.get("origin", self.origin)})
-        await self._client.publish(CHANNEL_PREFIX + topic, payload)
+        await self._client.publish(self._prefix + topic, payload)
 
     async def _listen(self) -> None:
         while True:
             try:
                 async with self._client.pubsub() as pubsub:
-                    await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                    await pubsub.psubscribe(self._prefix + "*")
                     self._ready.set()
                     async for message in pubsub.listen():
                         if message.get("type") != "pmessage":
                             continue
                         channel = message["channel"].decode()
-                        topic = channel[len(CHANNEL_PREFIX) :]
+                        topic = channel[len(self._prefix) :]
                         try:
                             event = orjson.loads(message["data"])
                         except orjson.JSONDecodeError:

@@ -102,7 +102,11 @@ def app_from_config(config: AppConfig, *, demo: bool = False) -> FastAPI:
         os.environ.get("DATABASE_URL") or config.registry.url, data_dir / "connectql.db"
     )
     box = SecretBox.from_env_or_file(data_dir / config.registry.key_file)
-    control = ControlPlane(runtime, Registry(url, box), open_bus(os.environ.get("REDIS_URL")))
+    control = ControlPlane(
+        runtime,
+        Registry(url, box),
+        open_bus(os.environ.get("REDIS_URL"), config.registry.channel_prefix),
+    )
     anonymous = None if config.server.anonymous == "none" else "viewer"
     return create_app(
         runtime,
