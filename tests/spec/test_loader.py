@@ -269,6 +269,12 @@ BROKEN = [
         "30:3 types.ItemConnection: type name 'ItemConnection' is taken by a generated type",
     ),
     (
+        "control character",
+        "  title: A shop",
+        "  title: A \x16shop",
+        "4:12: invalid YAML/JSON: character U+0016 is not allowed",
+    ),
+    (
         "invalid YAML",
         "  Owner:\n    fields:\n",
         "  Owner:\n    fields: [\n",

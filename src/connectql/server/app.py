@@ -20,6 +20,7 @@ from connectql.control.service import ControlPlane
 from connectql.events import open_bus
 from connectql.registry import Registry, SecretBox, database_url
 from connectql.runtime import Runtime
+from connectql.server import rest
 from connectql.server.graphql_app import LiveGraphQL
 from connectql.server.prometheus import CONTENT_TYPE, metrics_registry, render
 
@@ -70,6 +71,7 @@ def create_app(
     app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
     prometheus = metrics_registry(plane)
+    rest.install(app, plane, keys)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -119,6 +119,17 @@ def _compose(text: str, filename: str) -> tuple[Any, _Positions]:
     positions = _Positions()
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        raise SpecErrors(
+            [
+                SpecError(
+                    f"invalid YAML/JSON: character U+{exc.character:04X} is not allowed",
+                    SpecLocation(filename, line, column, ""),
+                )
+            ]
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
