@@ -110,3 +110,48 @@ async def test_serve_with_no_arguments_starts_the_demo(tmp_path: Path) -> None:
         output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, output.decode()
     assert b"serving the demo bookstore connector" in output
+
+
+async def test_connectors_commands_manage_a_running_server(tmp_path: Path) -> None:
+    from connectql.demo.upstream import create_bookstore_app
+    from connectql.testing import FakeUpstream
+    from tests.support import ADMIN_KEY, DEMO_KEY, bookstore_spec_text, control_server
+
+    spec = tmp_path / "bookstore.yaml"
+    spec.write_text(bookstore_spec_text())
+    runner = CliRunner()
+
+    async with (
+        FakeUpstream(create_bookstore_app(DEMO_KEY)) as upstream,
+        control_server(tmp_path) as (url, control),
+    ):
+
+        async def cli(*args: str) -> tuple[int, str]:
+            argv = ["connectors", "--server", url, "--key", ADMIN_KEY, *args]
+            result = await asyncio.to_thread(runner.invoke, main, argv)
+            return result.exit_code, result.output
+
+        code, out = await cli(
+            "create", str(spec), "--set", f"base_url={upstream.url}", "--set", f"api_key={DEMO_KEY}"
+        )
+        assert (code, out.split(" (")[0]) == (0, "created bookstore")
+        code, out = await cli("list")
+        assert out.split("\t")[:3] == ["bookstore", "running", "up"]
+        code, out = await cli("stop", "bookstore")
+        assert code == 1
+        assert "refused, the change is breaking (use --force)" in out
+        assert (await cli("stop", "bookstore", "--force"))[0] == 0
+        assert control.stored["bookstore"].desired_state == "stopped"
+        assert (await cli("start", "bookstore"))[0] == 0
+        assert (await cli("delete", "bookstore", "--force"))[0] == 0
+        assert control.stored == {}
+        code, out = await cli("start", "bookstore")
+        assert code == 1
+        assert "NOT_FOUND: no connector named 'bookstore'" in out
+        bad = await asyncio.to_thread(
+            runner.invoke,
+            main,
+            ["connectors", "--server", url, "--key", "wrong-key-0000000000", "list"],
+        )
+        assert bad.exit_code == 1
+        assert "UNAUTHENTICATED" in bad.output
