@@ -46,21 +46,21 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         undo = await before_start(runtime) if before_start else None
+        await runtime.start()
         await plane.start()
         if plane.registry is not None:
             keys.set_stored_hashes(await plane.registry.api_key_hashes())
         generated = keys.ensure_admin()
         if generated is not None:
             _announce_admin_key(generated, admin_key_file)
-        await runtime.start()
         # The schema and connectors live as long as the process: keep them out of the
         # cyclic GC's scans, which otherwise stall requests (visible in p99).
         gc.freeze()
         try:
             yield
         finally:
-            await runtime.stop()
             await plane.stop()
+            await runtime.stop()
             if undo is not None:
                 await undo()
 
