@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 class ConnectqlError(Exception):
@@ -118,6 +119,8 @@ class ConnectorError(ConnectqlError):
         self.message = message
         self.connector = connector
         self.operation = operation
+        self.extra: dict[str, object] = {}
+        """More extensions a spec's error rule chose (details, upstreamCode)."""
         self.status = status
         if retryable is not None:
             self.retryable = retryable
@@ -132,6 +135,7 @@ class ConnectorError(ConnectqlError):
             "operation": self.operation,
             "httpStatus": self.status,
             "retryable": self.retryable,
+            **self.extra,
         }
 
 
@@ -161,13 +165,24 @@ class RateLimited(ConnectorError):
     code = "RATE_LIMITED"
     retryable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        reset_at: float | None = None,
+        **kw: object,
+    ) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.retry_after = retry_after
+        self.reset_at = reset_at
+        """Epoch seconds when the upstream's quota resets, if it said."""
 
     def extensions(self) -> dict[str, object]:
         ext = super().extensions()
         ext["retryAfter"] = self.retry_after
+        if self.reset_at is not None:
+            ext["resetAt"] = datetime.fromtimestamp(self.reset_at, UTC).isoformat()
         return ext
 
 

@@ -213,10 +213,10 @@ BROKEN = [
         "operation (id)",
     ),
     (
-        "batch request mode without match_on",
-        ", match_on: id}",
-        "}",
-        "48:5 operations.owner.batch: batch mode 'request' needs request and match_on",
+        "batch request mode without request",
+        'request: {path: /owners, query: {ids: "{keys}"}}, ',
+        "",
+        "48:5 operations.owner.batch: batch mode 'request' needs request",
     ),
     (
         "duplicate operation",

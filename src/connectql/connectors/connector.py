@@ -20,10 +20,12 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+import orjson
 from multidict import CIMultiDict
 
 from connectql.connectors.auth import AuthContext, AuthHooks, AuthStrategy, build_auth
 from connectql.connectors.breaker import CircuitBreaker
+from connectql.connectors.cache import ETagCache
 from connectql.connectors.clock import Clock, SystemClock
 from connectql.connectors.codecs import decode_body, encode_body
 from connectql.connectors.http import HttpRequest, HttpResponse, send
@@ -40,11 +42,13 @@ from connectql.errors import (
     UpstreamError,
 )
 from connectql.spec.models import (
+    BodyMatch,
     ConnectorSpec,
     CustomError,
     ErrorAction,
     ObjectType,
     Operation,
+    RateLimit,
     RequestSpec,
 )
 from connectql.spec.paths import Path, parse_path
@@ -54,6 +58,10 @@ from connectql.spec.typeref import parse_type_ref
 log = logging.getLogger("connectql.connector")
 
 NO_BODY_STATUSES = frozenset({204, 205, 304})
+DEFAULT_RATE_LIMIT = RateLimit(requests_per_second=1e9)
+"""Only its max_wait matters: how long a call may wait for an exhausted quota to reset."""
+MAX_UPSTREAM_MESSAGE = 500
+"""Longest upstream error message passed on (a spec opts in with `message_path`)."""
 
 
 @lru_cache(maxsize=4096)
@@ -141,10 +149,13 @@ class Connector:
         if not urlsplit(self.base_url).scheme.startswith("http"):
             raise ConfigError(f"connector {self.name!r}: base_url must be an http(s) URL")
         self._allowed_hosts = frozenset([urlsplit(self.base_url).netloc, *spec.source.allow_hosts])
-        self._headers = {
-            k: str(parse_template(v).render(self._scope_config))
-            for k, v in spec.source.headers.items()
+        rendered = {
+            k: parse_template(v).render(self._scope_config) for k, v in spec.source.headers.items()
         }
+        # a header whose value renders empty (an optional config key) is not sent
+        self._headers = {k: to_text(v) for k, v in rendered.items() if v not in (None, "")}
+        self._cache = ETagCache(spec.source.cache.max_entries) if spec.source.cache else None
+        self._quota_reset_at = 0.0
         self.breaker = (
             CircuitBreaker(spec.source.circuit_breaker, self.clock, self._on_breaker_change)
             if spec.source.circuit_breaker
@@ -154,7 +165,7 @@ class Connector:
         self.limiter = (
             TokenBucket(rate.requests_per_second, rate.burst, self.clock) if rate else None
         )
-        self._max_wait = rate.max_wait if rate else 0.0
+        self._max_wait = (rate or DEFAULT_RATE_LIMIT).max_wait
         self._paginators: dict[str, Paginator | None] = {
             name: build_paginator(op.pagination) if op.pagination else None
             for name, op in spec.operations.items()
@@ -237,12 +248,51 @@ class Connector:
     async def execute(self, op_name: str, args: Mapping[str, Any]) -> Any:
         """Call a non-paginated operation once; return its shaped result."""
         op = self.spec.operations[op_name]
+        if op.hook is not None:
+            return await self._hooks.operation(op.hook)(self, op_name, dict(args))
         request = self.build_request(op_name, op.request, {"args": args})
         outcome = await self._exchange(op_name, op, request)
         if not isinstance(outcome, HttpResponse):
             return outcome.value
         body = self._decode(op_name, op, outcome)
         return self._shape(op, body)
+
+    async def call(
+        self,
+        op_name: str,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        form: Mapping[str, Any] | None = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """One upstream call for an operation hook: auth, limits, retries, breaker and error
+        mapping as for any call. `url` is a path under base_url or a full URL on an allowed
+        host. Returns the parsed body (None for an empty one)."""
+        op = self.spec.operations[op_name]
+        full = url if url.startswith(("http://", "https://")) else self.base_url + url
+        request = HttpRequest(
+            method,
+            full,
+            [(k, to_text(v)) for k, v in (params or {}).items() if v is not None],
+            CIMultiDict({**self._headers, **(headers or {})}),
+            None,
+            op.timeout or self.spec.source.timeouts.total,
+        )
+        if json is not None or form is not None:
+            fmt, value = ("json", json) if json is not None else ("form", form)
+            request.body, content_type = encode_body(value, fmt)
+            request.headers["Content-Type"] = content_type
+        elif data is not None:
+            request.body = data
+            request.headers.setdefault("Content-Type", "application/octet-stream")
+        outcome = await self._exchange(op_name, op, request, retries_allowed=op.retries_allowed)
+        if not isinstance(outcome, HttpResponse):
+            return outcome.value
+        return self._decode(op_name, op, outcome)
 
     async def fetch_page(
         self, op_name: str, args: Mapping[str, Any], state: PageState, limit: int
@@ -297,7 +347,6 @@ class Connector:
         batch = op.batch
         assert batch is not None
         assert batch.request is not None
-        assert batch.match_on is not None
         request = self.build_request(
             op_name, batch.request, {"args": args, "keys": keys}, list_join=batch.join
         )
@@ -308,6 +357,8 @@ class Connector:
         records = _path(batch.records or ".").get(body)
         if not isinstance(records, list):
             records = [] if records is None else [records]
+        if batch.match_on is None:  # the upstream answers in request order
+            return [records[i] if i < len(records) else None for i in range(len(keys))]
         match_path = self._match_path(op, batch.match_on)
         found = {str(match_path.get(r)): r for r in records}
         return [found.get(str(k)) for k in keys]
@@ -424,16 +475,7 @@ class Connector:
         attempt = 0
         while True:
             attempt += 1
-            if self.limiter is not None:
-                try:
-                    waited = await self.limiter.acquire(self._max_wait)
-                except RateLimited as exc:
-                    exc.connector, exc.operation = self.name, op_name
-                    self.metrics.errors[exc.code] += 1
-                    raise
-                if waited:
-                    self.metrics.rate_limit_waits += 1
-                    self.metrics.rate_limit_wait_seconds += waited
+            await self._wait_for_capacity(op_name)
             outgoing = HttpRequest(
                 request.method,
                 request.url,
@@ -442,6 +484,7 @@ class Connector:
                 request.body,
                 request.timeout,
             )
+            cached = self._cache.lookup(outgoing) if self._cache is not None else None
             await self.auth.apply(outgoing)
             self.metrics.requests[op_name] += 1
             started = time.perf_counter()
@@ -463,26 +506,55 @@ class Connector:
             self.metrics.latency.observe(ms)
             status = response.status
             self._trace(op, outgoing, status, "ok" if 200 <= status < 300 else f"HTTP {status}", ms)
+            self._note_quota(response)
+            if status == 304 and cached is not None:
+                self.metrics.cache_hits += 1
+                response = cached
+                status = 200
             if 200 <= status < 300:
                 self._record_success()
-                return response
+                if self._cache is not None:
+                    self._cache.store(outgoing, response)
+                body_error = self._body_error(response)
+                if body_error is None:
+                    return response
+                if body_error == "auth" and not refreshed:
+                    refreshed = True
+                    if await self.auth.refresh(outgoing):
+                        attempt -= 1
+                        continue
+                if body_error == "not_found":
+                    return _Mapped(None)
+                error = self._body_error_exception(op_name, response, body_error)
+                if error.retryable and attempt < attempts:
+                    await self._backoff(attempt, None)
+                    continue
+                self.metrics.errors[error.code] += 1
+                raise error
             if status == 401 and not refreshed:
                 refreshed = True
                 if await self.auth.refresh(outgoing):
                     attempt -= 1
                     continue
-            action = self._error_action(op, status)
+            body = _lenient_json(response)
+            action = self._error_action(op, status, body)
             retry_after = retry_after_from(response.headers, self.clock.time())
-            if status == 429 and retry_after is not None and self.limiter is not None:
+            if status == 403 and (retry_after is not None or self._quota_exhausted(response)):
+                status_kind = 429  # GitHub's primary and secondary rate limits answer 403
+                retry_after = retry_after if retry_after is not None else self._quota_wait()
+            else:
+                status_kind = status
+            if status_kind == 429 and retry_after is not None and self.limiter is not None:
                 self.limiter.penalize(retry_after)
             # An explicit `retry` in errors: is the spec author's word that retrying is safe.
-            retry_status = action == "retry" or (action == "error" and status in policy.on_status)
-            limit = policy.max_attempts if action == "retry" else attempts
+            explicit = action == "retry" or (isinstance(action, CustomError) and action.retry)
+            retry_status = explicit or (action == "error" and status_kind in policy.on_status)
+            limit = policy.max_attempts if explicit else attempts
             too_long = retry_after is not None and retry_after > policy.max_retry_after
             if retry_status and attempt < limit and not too_long:
                 await self._backoff(attempt, retry_after)
                 continue
-            if status >= 500 or status == 429:
+            if status >= 500 or status_kind == 429:
                 self._record_failure()
             else:
                 self._record_success()  # the upstream is up; the request itself was wrong
@@ -490,9 +562,91 @@ class Connector:
                 return _Mapped(None)
             if action == "empty":
                 return _Mapped([])
-            error = self._status_error(op_name, status, action, retry_after)
+            error = self._status_error(op_name, status, status_kind, action, retry_after, body)
             self.metrics.errors[error.code] += 1
             raise error
+
+    # --- quotas and body errors ----------------------------------------------------------
+
+    async def _wait_for_capacity(self, op_name: str) -> None:
+        """The token bucket, and an exhausted upstream quota: wait, or fail without calling."""
+        try:
+            wait = self._quota_wait()
+            if wait:
+                if wait > self._max_wait:
+                    raise RateLimited(
+                        f"the upstream's request quota is used up until it resets in {wait:.0f} s",
+                        retry_after=wait,
+                        reset_at=self.clock.time() + wait,
+                    )
+                self.metrics.rate_limit_waits += 1
+                self.metrics.rate_limit_wait_seconds += wait
+                await self.clock.sleep(wait)
+            if self.limiter is not None:
+                waited = await self.limiter.acquire(self._max_wait)
+                if waited:
+                    self.metrics.rate_limit_waits += 1
+                    self.metrics.rate_limit_wait_seconds += waited
+        except RateLimited as exc:
+            exc.connector, exc.operation = self.name, op_name
+            self.metrics.errors[exc.code] += 1
+            raise
+
+    def _quota_wait(self) -> float:
+        return max(0.0, self._quota_reset_at - self.clock.time())
+
+    def _quota_exhausted(self, response: HttpResponse) -> bool:
+        quota = self.spec.source.quota_headers
+        return quota is not None and response.headers.get(quota.remaining, "").strip() == "0"
+
+    def _note_quota(self, response: HttpResponse) -> None:
+        """Remember when an exhausted quota resets, so later calls wait instead of failing."""
+        quota = self.spec.source.quota_headers
+        if quota is None or not self._quota_exhausted(response):
+            return
+        try:
+            value = float(response.headers.get(quota.reset, ""))
+        except ValueError:
+            return
+        reset = value if quota.reset_kind == "epoch" else self.clock.time() + value
+        self._quota_reset_at = max(self._quota_reset_at, reset)
+
+    def _body_error(self, response: HttpResponse) -> str | None:
+        """`auth`, `rate_limit`, `not_found` or `error` for an error inside a 2xx body."""
+        rules = self.spec.source.body_errors
+        if rules is None:
+            return None
+        body = _lenient_json(response)
+        if body is None or not _matches(rules.when, body):
+            return None
+        code = _path(rules.code_path).get(body)
+        if code in rules.auth_codes:
+            return "auth"
+        if code in rules.rate_limit_codes:
+            return "rate_limit"
+        if code in rules.not_found_codes:
+            return "not_found"
+        return "error"
+
+    def _body_error_exception(
+        self, op_name: str, response: HttpResponse, kind: str
+    ) -> ConnectorError:
+        rules = self.spec.source.body_errors
+        assert rules is not None
+        code = _path(rules.code_path).get(_lenient_json(response))
+        where: dict[str, Any] = {"connector": self.name, "operation": op_name, "status": 200}
+        error: ConnectorError
+        if kind == "auth":
+            error = AuthError(f"the upstream refused the credentials ({code})", **where)
+        elif kind == "rate_limit":
+            wait = retry_after_from(response.headers, self.clock.time())
+            error = RateLimited(
+                f"the upstream is rate limiting ({code})", retry_after=wait, **where
+            )
+        else:
+            error = UpstreamError(f"the upstream reported an error: {code}", **where)
+        error.extra["upstreamCode"] = code
+        return error
 
     def _trace(
         self, op: Operation, sent: HttpRequest, status: int | None, outcome: str, ms: float
@@ -520,43 +674,83 @@ class Connector:
         for observer in self.observers:
             observer(self, None, None)
 
-    def _error_action(self, op: Operation, status: int) -> ErrorAction | str:
+    def _error_action(self, op: Operation, status: int, body: Any) -> ErrorAction | str:
+        """The errors-table entry for `status` (operation's first), a rule list resolved by
+        the body: the first rule whose `when` matches, else a plain error."""
         for table in (op.errors, self.spec.source.errors):
             for key in (str(status), f"{status // 100}xx", "default"):
                 if key in table:
-                    return table[key]
+                    action = table[key]
+                    if isinstance(action, list):
+                        return next((r for r in action if _rule_applies(r, body)), "error")
+                    if isinstance(action, CustomError) and not _rule_applies(action, body):
+                        return "error"
+                    return action
         return "error"
 
     def _status_error(
-        self, op_name: str, status: int, action: ErrorAction | str, retry_after: float | None
+        self,
+        op_name: str,
+        status: int,
+        kind: int,
+        action: ErrorAction | str,
+        retry_after: float | None,
+        body: Any,
     ) -> ConnectorError:
+        """The typed error for a status (`kind`: the status it counts as, e.g. a rate-limit
+        403 counts as 429), shaped further by a custom rule from the errors table."""
         where: dict[str, Any] = {"connector": self.name, "operation": op_name, "status": status}
-        if isinstance(action, CustomError):
-            return UpstreamError(
-                action.message or f"the upstream answered HTTP {status}",
-                retryable=action.retryable,
-                code=action.code,
-                **where,
-            )
-        if status in (401, 403):
-            return AuthError(
-                f"the upstream refused the credentials (HTTP {status})"
-                if status == 401
-                else "the upstream denied access (HTTP 403)",
-                **where,
-            )
-        if status == 429:
+        error: ConnectorError
+        if kind == 429:
             wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
-            return RateLimited(
-                f"the upstream is rate limiting (HTTP 429){wait}", retry_after=retry_after, **where
+            reset = self.clock.time() + retry_after if retry_after is not None else None
+            error = RateLimited(
+                f"the upstream is rate limiting (HTTP {status}){wait}",
+                retry_after=retry_after,
+                reset_at=reset,
+                **where,
             )
-        if status == 404:
-            return UpstreamError(
+        elif kind in (401, 403):
+            error = AuthError(
+                f"the upstream refused the credentials (HTTP {status})"
+                if kind == 401
+                else f"the upstream denied access (HTTP {status})",
+                **where,
+            )
+        elif kind == 404:
+            error = UpstreamError(
                 "the upstream has no such resource (HTTP 404)", code="NOT_FOUND", **where
             )
-        return UpstreamError(
-            f"the upstream answered HTTP {status}", retryable=status >= 500, **where
-        )
+        else:
+            error = UpstreamError(
+                f"the upstream answered HTTP {status}", retryable=status >= 500, **where
+            )
+        if isinstance(action, CustomError):
+            self._apply_rule(error, action, body)
+        return error
+
+    def _apply_rule(self, error: ConnectorError, rule: CustomError, body: Any) -> None:
+        """Apply a spec's error rule: code, message (maybe from the body), details."""
+        if rule.code is not None:
+            error.code = rule.code
+        if rule.retryable is not None:
+            error.retryable = rule.retryable
+        message = rule.message
+        if rule.message_path is not None:
+            found = _path(rule.message_path).get(body)
+            if isinstance(found, str) and found:
+                message = self.redact(found)[:MAX_UPSTREAM_MESSAGE]
+        if message:
+            error.message = message
+            error.args = (message,)
+        if rule.details_path is not None:
+            details = _path(rule.details_path).get(body)
+            if details is not None:
+                error.extra["details"] = details
+        if rule.upstream_code_path is not None:
+            code = _path(rule.upstream_code_path).get(body)
+            if code is not None:
+                error.extra["upstreamCode"] = code
 
     # --- responses ---------------------------------------------------------------------
 
@@ -592,6 +786,24 @@ class Connector:
             value = self._filter(op, value)
             return value[0] if value else None
         return value
+
+
+def _lenient_json(response: HttpResponse) -> Any:
+    """The body as JSON if it is JSON, else None: for matching error rules."""
+    if not response.body or "json" not in (response.content_type or "json"):
+        return None
+    try:
+        return orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _matches(test: BodyMatch, body: Any) -> bool:
+    return body is not None and _path(test.path).get(body) == test.equals
+
+
+def _rule_applies(rule: CustomError, body: Any) -> bool:
+    return rule.when is None or _matches(rule.when, body)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ class ConnectorMetrics:
     errors: Counter[str] = field(default_factory=Counter)
     """Failed calls, by error code (UPSTREAM_ERROR, UNAUTHENTICATED, RATE_LIMITED, …)."""
     retries: int = 0
+    cache_hits: int = 0
+    """Responses served from the ETag cache after a 304."""
     rate_limit_waits: int = 0
     rate_limit_wait_seconds: float = 0.0
     breaker_state: str = "closed"

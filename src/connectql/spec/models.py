@@ -221,15 +221,71 @@ class Timeout(SpecModel):
     connect: Annotated[float, Field(gt=0)] = 10.0
 
 
+class BodyMatch(SpecModel):
+    """A test on the parsed error body: the value at `path` equals `equals`."""
+
+    path: str
+    equals: str | int | bool | None
+
+    _path = field_validator("path")(_check_path)
+
+
 class CustomError(SpecModel):
-    code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = "UPSTREAM_ERROR"
+    """An error shaped by the spec, optionally only when the body matches `when`."""
+
+    when: BodyMatch | None = None
+    code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] | None = None
+    """Default: from the status (UNAUTHENTICATED, RATE_LIMITED, NOT_FOUND, UPSTREAM_ERROR)."""
     message: str | None = None
-    retryable: bool = False
+    message_path: str | None = None
+    """Path of a message in the error body to pass on (e.g. `error.message`)."""
+    details_path: str | None = None
+    """Path of structured details to pass on as `extensions.details` (e.g. field errors)."""
+    upstream_code_path: str | None = None
+    """Path of the upstream's own error code, passed on as `extensions.upstreamCode`."""
+    retryable: bool | None = None
+    retry: bool = False
+    """Retry this response as a transient failure (within the retry policy)."""
+
+    _paths = field_validator("message_path", "details_path", "upstream_code_path")(
+        lambda v: v if v is None else _check_path(v)
+    )
 
 
-ErrorAction = Literal["error", "retry", "null", "empty"] | CustomError | None
+ErrorAction = Literal["error", "retry", "null", "empty"] | CustomError | list[CustomError] | None
 """`null`/None: the field resolves to null; `empty`: an empty list; `retry`: retried as a
-transient failure; `error`: a GraphQL error (the default for every non-2xx status)."""
+transient failure; `error`: a GraphQL error (the default for every non-2xx status); a custom
+error, or a list of them tried in order (the first whose `when` matches)."""
+
+
+class BodyErrors(SpecModel):
+    """Errors reported inside a 2xx body (Slack's `{"ok": false, "error": "..."}`)."""
+
+    when: BodyMatch
+    code_path: str
+    """Path of the upstream's error code; passed on as `extensions.upstreamCode`."""
+    auth_codes: list[str] = []
+    """Codes meaning the credentials were refused: UNAUTHENTICATED, refreshed once."""
+    rate_limit_codes: list[str] = []
+    not_found_codes: list[str] = []
+    """Codes meaning "no such thing": the field resolves to null, like a mapped 404."""
+
+    _path = field_validator("code_path")(_check_path)
+
+
+class QuotaHeaders(SpecModel):
+    """Response headers announcing the upstream's request quota (GitHub's x-ratelimit-*)."""
+
+    remaining: str = "x-ratelimit-remaining"
+    reset: str = "x-ratelimit-reset"
+    reset_kind: Literal["epoch", "seconds"] = "epoch"
+
+
+class ResponseCache(SpecModel):
+    """Conditional requests: GETs carry If-None-Match; a 304 is served from the cache."""
+
+    etag: bool = True
+    max_entries: Annotated[int, Field(ge=1)] = 1000
 
 
 def _check_error_keys(value: dict[str, ErrorAction]) -> dict[str, ErrorAction]:
@@ -251,6 +307,11 @@ class Source(SpecModel):
     """Hosts besides base_url's that pagination links may point to."""
     errors: dict[str, ErrorAction] = {}
     """Default status mapping for every operation; an operation's own `errors` win."""
+    body_errors: BodyErrors | None = None
+    quota_headers: QuotaHeaders | None = None
+    """When the quota runs out, calls wait for its reset (or fail at once with RATE_LIMITED
+    if that is beyond `rate_limit.max_wait`) instead of hammering the upstream."""
+    cache: ResponseCache | None = None
 
     _templates = field_validator("base_url", "headers")(_check_templates_in)
     _error_keys = field_validator("errors")(_check_error_keys)
@@ -452,6 +513,15 @@ Pagination = Annotated[
 ]
 
 
+class Warm(SpecModel):
+    """Prime a request's loader from a list operation before fetching keys one by one."""
+
+    operation: GraphQLName
+    """A list operation (usually paginated) whose records are items of this one."""
+    key: str
+    """Path of the key in each listed record (e.g. `id`)."""
+
+
 class Batch(SpecModel):
     key: GraphQLName
     """The operation argument that identifies one item."""
@@ -461,18 +531,20 @@ class Batch(SpecModel):
     records: str | None = None
     """mode `request`: path of the records in the multi-get response."""
     match_on: str | None = None
-    """mode `request`: the response-type field whose value is the key."""
+    """mode `request`: the response-type field whose value is the key; without it, results
+    are matched to keys by position (the upstream answers in request order)."""
     join: str | None = ","
     """How `{keys}` becomes text in a path or query: joined by this, or repeated if null."""
     max_batch: Annotated[int, Field(ge=1)] = 100
     max_concurrency: Annotated[int, Field(ge=1)] = 10
+    warm: Warm | None = None
 
     _records = field_validator("records")(lambda v: v if v is None else _check_path(v))
 
     @model_validator(mode="after")
     def _request_mode_needs(self) -> Batch:
-        if self.mode == "request" and (self.request is None or self.match_on is None):
-            raise ValueError("batch mode 'request' needs request and match_on")
+        if self.mode == "request" and self.request is None:
+            raise ValueError("batch mode 'request' needs request")
         return self
 
 
@@ -480,7 +552,9 @@ class Operation(SpecModel):
     kind: Literal["query", "mutation"] = "query"
     description: str | None = None
     args: dict[GraphQLName, ArgSpec] = {}
-    request: RequestSpec
+    request: RequestSpec = RequestSpec()
+    hook: str | None = None
+    """An operation implemented by a registered hook (multi-step flows) instead of `request`."""
     response: ResponseSpec
     pagination: Pagination | None = None
     errors: dict[str, ErrorAction] = {}
