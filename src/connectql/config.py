@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectql.errors import ConfigError
 from connectql.schema.limits import Limits
@@ -47,11 +47,20 @@ class RegistrySettings(BaseModel):
 
 
 class ConnectorEntry(BaseModel):
+    """One connector: a spec file of yours, or a prebuilt one by name (`builtin: github`)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    spec: str
+    spec: str | None = None
+    builtin: str | None = None
     config: dict[str, Any] = {}
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ConnectorEntry:
+        if (self.spec is None) == (self.builtin is None):
+            raise ValueError("give exactly one of spec (a file) or builtin (a prebuilt name)")
+        return self
 
 
 class AppConfig(BaseModel):
@@ -66,6 +75,11 @@ class AppConfig(BaseModel):
     """Directory that relative spec paths are resolved against (the config file's)."""
 
     def spec_path(self, entry: ConnectorEntry) -> Path:
+        if entry.builtin is not None:
+            from connectql.connectors.builtin import builtin_spec
+
+            return builtin_spec(entry.builtin)
+        assert entry.spec is not None
         path = Path(entry.spec)
         return path if path.is_absolute() else self.base_dir / path
 

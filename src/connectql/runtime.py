@@ -19,6 +19,7 @@ from graphql import find_breaking_changes, find_dangerous_changes
 
 from connectql.config import AppConfig
 from connectql.connectors.auth import AuthHooks
+from connectql.connectors.builtin import register_builtin_hooks
 from connectql.connectors.clock import Clock
 from connectql.connectors.connector import Connector
 from connectql.errors import ConfigError
@@ -37,6 +38,7 @@ log = logging.getLogger("connectql.runtime")
 def load_hooks(modules: Iterable[str]) -> AuthHooks:
     """An AuthHooks registry filled by each module's `register(hooks)` function."""
     hooks = AuthHooks()
+    register_builtin_hooks(hooks)
     for name in modules:
         try:
             module = importlib.import_module(name)
@@ -78,7 +80,7 @@ class Runtime:
         clock: Clock | None = None,
         limits: Limits | None = None,
     ) -> None:
-        self.hooks = hooks or AuthHooks()
+        self.hooks = hooks or load_hooks(())
         self.limits = limits or Limits()
         self.clock = clock
         self.connectors: dict[str, Connector] = {}

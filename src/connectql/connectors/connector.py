@@ -403,7 +403,7 @@ class Connector:
         body: bytes | None = None
         if spec.body is not None:
             body, content_type = encode_body(
-                render_value(spec.body, full), spec.body_format, spec.xml_root
+                _without_nulls(render_value(spec.body, full)), spec.body_format, spec.xml_root
             )
             headers.setdefault("Content-Type", content_type)
         op = self.spec.operations.get(op_name)
@@ -786,6 +786,16 @@ class Connector:
             value = self._filter(op, value)
             return value[0] if value else None
         return value
+
+
+def _without_nulls(value: Any) -> Any:
+    """A rendered body without the keys whose template rendered to null (unset arguments),
+    as query parameters are left out: the upstream sees its own defaults."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _lenient_json(response: HttpResponse) -> Any:

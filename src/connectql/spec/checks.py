@@ -222,8 +222,8 @@ def _check_batch(spec: ConnectorSpec, loc: Loc, op: Operation) -> Iterator[Probl
             (*loc, "batch", "key"),
             f"batch key {batch.key!r} is not an argument of this operation ({_names(op.args)})",
         )
-    if op.is_paginated or parse_type_ref(op.response.type).is_list:
-        yield (*loc, "batch"), "a batched operation must return one item per key, not a list"
+    if op.is_paginated:
+        yield (*loc, "batch"), "a paginated operation cannot be batched"
     if batch.match_on is not None:
         base = parse_type_ref(op.response.type).base
         type_spec = spec.types.get(base)

@@ -89,8 +89,10 @@ class OAuth2Strategy(AuthStrategy):
             )
         token = payload.get("access_token")
         if not isinstance(token, str) or not token:
+            code = payload.get("error")  # Slack answers 200 {"ok": false, "error": ...}
+            reason = f" ({code})" if isinstance(code, str) and code.isascii() else ""
             raise AuthError(
-                "the token endpoint answered without an access_token",
+                f"the token endpoint answered without an access_token{reason}",
                 connector=self._ctx.connector,
             )
         self.access_token = token
