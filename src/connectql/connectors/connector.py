@@ -180,6 +180,9 @@ class Connector:
             ),
             self._hooks,
         )
+        for op in spec.operations.values():
+            if op.hook is not None:
+                self._hooks.operation(op.hook)  # a spec naming a missing hook fails here
         self.state = "stopped"
         self.observers: list[Observer] = []
         """Called after every call (operation, error code or None) and on every breaker

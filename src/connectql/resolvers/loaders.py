@@ -15,7 +15,9 @@ import orjson
 from strawberry.dataloader import DataLoader
 
 from connectql.connectors.connector import Connector
+from connectql.connectors.pagination import PageState
 from connectql.errors import ConnectorError
+from connectql.spec.paths import parse_path
 
 DEFAULT_CONCURRENCY = 10
 
@@ -51,6 +53,49 @@ class Loaders:
 
 
 async def _load(connector: Connector, op_name: str, keys: list[Args]) -> list[Any]:
+    batch = connector.operation(op_name).batch
+    if batch is not None and batch.warm is not None:
+        return await _load_warmed(connector, op_name, keys)
+    return await _load_keys(connector, op_name, keys)
+
+
+async def _load_warmed(connector: Connector, op_name: str, keys: list[Args]) -> list[Any]:
+    """List the warm operation once, answer every key it holds; fetch only the rest."""
+    batch = connector.operation(op_name).batch
+    assert batch is not None
+    assert batch.warm is not None
+    key_path = parse_path(batch.warm.key)
+    try:
+        listed = await _list_all(connector, batch.warm.operation)
+    except ConnectorError:
+        listed = []  # warming is an optimisation: fall back to fetching each key
+    known = {str(key_path.get(record)): record for record in listed}
+    results: list[Any] = [known.get(str(args.get(batch.key))) for args in keys]
+    missing = [i for i, found in enumerate(results) if found is None]
+    if missing:
+        fetched = await _load_keys(connector, op_name, [keys[i] for i in missing])
+        for i, value in zip(missing, fetched, strict=True):
+            results[i] = value
+    return results
+
+
+async def _list_all(connector: Connector, op_name: str) -> list[Any]:
+    paginator = connector.paginator(op_name)
+    if paginator is None:
+        result = await connector.execute(op_name, {})
+        return result if isinstance(result, list) else []
+    pagination = connector.operation(op_name).pagination
+    limit = getattr(pagination, "max_items", 1000)
+    records: list[Any] = []
+    state: PageState | None = paginator.first(limit)
+    while state is not None and len(records) < limit:
+        page = await connector.fetch_page(op_name, {}, state, limit - len(records))
+        records.extend(page.records)
+        state = page.next_state
+    return records
+
+
+async def _load_keys(connector: Connector, op_name: str, keys: list[Args]) -> list[Any]:
     batch = connector.operation(op_name).batch
     if batch is None:
         semaphore = asyncio.Semaphore(DEFAULT_CONCURRENCY)

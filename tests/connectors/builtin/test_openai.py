@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -26,12 +26,7 @@ mutation {
 
 class TestOpenAIContract(ConnectorContract):
     name = "openai"
-    operation_queries: ClassVar[dict[str, str]] = {
-        "models": "{ openai { models { id ownedBy created } } }",
-        "model": '{ openai { model(id: "gpt-4o-mini") { id } } }',
-        "chatCompletion": CHAT,
-        "embedding": '{ openai { embedding(text: "hello") } }',
-    }
+    operations = ("models", "model", "chatCompletion", "embedding")
     auth_query = "{ openai { models { id } } }"
 
     @contextlib.asynccontextmanager
@@ -39,6 +34,14 @@ class TestOpenAIContract(ConnectorContract):
         self.state = OpenAIState()
         async with FakeUpstream(create_openai_app(self.state)) as upstream:
             yield upstream
+
+    def operation_queries(self) -> dict[str, str]:
+        return {
+            "models": "{ openai { models { id ownedBy created } } }",
+            "model": '{ openai { model(id: "gpt-4o-mini") { id } } }',
+            "chatCompletion": CHAT,
+            "embedding": '{ openai { embedding(text: "hello") } }',
+        }
 
     def config(self, fake: FakeUpstream) -> dict[str, Any]:
         return {"base_url": f"{fake.url}/v1", "api_key": DEFAULT_API_KEY}
