@@ -310,8 +310,10 @@ class Connector:
         if not isinstance(outcome, HttpResponse):
             return Page(list(outcome.value or []), None)
         body = self._decode(op_name, op, outcome)
-        records = self._records(op, body)
-        return Page(records, paginator.next(state, outcome, body, records))
+        selected = self._selected(op, body)
+        # where the list ends depends on what the upstream sent, not on what the filter kept
+        next_state = paginator.next(state, outcome, body, selected)
+        return Page(self._filter(op, selected), next_state)
 
     async def fetch_batch(
         self, op_name: str, keys: Sequence[Any], args: Mapping[str, Any] | None = None
@@ -768,11 +770,14 @@ class Connector:
             raise
 
     def _records(self, op: Operation, body: Any) -> list[Any]:
+        return self._filter(op, self._selected(op, body))
+
+    def _selected(self, op: Operation, body: Any) -> list[Any]:
+        """The records at `response.records`, before any filter."""
         value = _path(op.response.records or ".").get(body)
         if value is None:
             return []
-        records = value if isinstance(value, list) else [value]
-        return self._filter(op, records)
+        return value if isinstance(value, list) else [value]
 
     def _filter(self, op: Operation, records: Iterable[Any]) -> list[Any]:
         if not op.response.filter:
