@@ -305,6 +305,8 @@ class Connector:
         paginator = self._paginators[op_name]
         assert paginator is not None, f"{op_name} is not paginated"
         request = self.build_request(op_name, op.request, {"args": args})
+        if op.response.filter:  # filtered pages shrink: ask for whole pages
+            limit = max(limit, getattr(op.pagination, "page_size", limit))
         paginator.prepare(state, request, limit)
         outcome = await self._exchange(op_name, op, request)
         if not isinstance(outcome, HttpResponse):
@@ -553,7 +555,12 @@ class Connector:
                 self.limiter.penalize(retry_after)
             # An explicit `retry` in errors: is the spec author's word that retrying is safe.
             explicit = action == "retry" or (isinstance(action, CustomError) and action.retry)
-            retry_status = explicit or (action == "error" and status_kind in policy.on_status)
+            # a rule that only shapes the error keeps the policy's retries, unless it says
+            # retryable: false
+            default = action == "error" or (
+                isinstance(action, CustomError) and action.retryable is not False
+            )
+            retry_status = explicit or (default and status_kind in policy.on_status)
             limit = policy.max_attempts if explicit else attempts
             too_long = retry_after is not None and retry_after > policy.max_retry_after
             if retry_status and attempt < limit and not too_long:

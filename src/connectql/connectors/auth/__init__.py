@@ -22,6 +22,7 @@ from connectql.spec.models import (
     NoAuth,
     OAuth2Auth,
 )
+from connectql.spec.templates import to_text
 
 __all__ = ["AuthContext", "AuthFactory", "AuthHooks", "AuthStrategy", "build_auth"]
 
@@ -38,6 +39,7 @@ _BUILTIN: dict[type[Any], Callable[[Any, AuthContext], AuthStrategy]] = {
 def build_auth(spec: Any, ctx: AuthContext, hooks: AuthHooks) -> AuthStrategy:
     """The strategy for one connector's `source.auth` model."""
     if isinstance(spec, CustomAuth):
-        options = {k: str(ctx.render(v)) for k, v in spec.options.items()}
+        # an option whose config key is unset renders to "" (not "None")
+        options = {k: to_text(ctx.render(v)) for k, v in spec.options.items()}
         return hooks.get(spec.hook)(options, ctx)
     return _BUILTIN[type(spec)](spec, ctx)
