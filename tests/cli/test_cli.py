@@ -155,3 +155,27 @@ async def test_connectors_commands_manage_a_running_server(tmp_path: Path) -> No
         )
         assert bad.exit_code == 1
         assert "UNAUTHENTICATED" in bad.output
+
+
+def test_prebuilt_connectors_from_connectql_yaml(tmp_path: Path) -> None:
+    from connectql.config import load_config
+    from connectql.runtime import Runtime
+
+    config = tmp_path / "connectql.yaml"
+    config.write_text(
+        "connectors:\n"
+        "  - builtin: openai\n"
+        "    config: {api_key: '{env.OPENAI_API_KEY}', base_url: 'http://127.0.0.1:9/v1'}\n"
+        "  - builtin: github\n"
+        "    config: {token: '{env.GITHUB_TOKEN}'}\n"
+    )
+    env = {"OPENAI_API_KEY": "sk-from-env-0123456789", "GITHUB_TOKEN": "ghp_from_env_0123"}
+    runtime = Runtime.from_config(load_config(config, env=env))
+    assert sorted(runtime.connectors) == ["github", "openai"]
+    assert runtime.connectors["openai"].config["api_key"] == env["OPENAI_API_KEY"]
+    assert runtime.connectors["openai"].base_url == "http://127.0.0.1:9/v1"
+    assert runtime.connectors["github"].base_url == "https://api.github.com"
+    config.write_text("connectors:\n  - builtin: gitlab\n")
+    result = CliRunner().invoke(main, ["schema", "print", "--config", str(config)])
+    assert result.exit_code != 0
+    assert "no prebuilt connector named 'gitlab' (prebuilt: github, openai, slack)" in result.output
