@@ -26,6 +26,7 @@ def test_exported_json_schema_matches_the_models() -> None:
         "source",
         "types",
         "operations",
+        "tests",
     }
 
 

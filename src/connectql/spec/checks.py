@@ -30,7 +30,28 @@ def check_spec(spec: ConnectorSpec) -> list[Problem]:
         *_check_templates(spec),
         *_check_types(spec),
         *_check_operations(spec),
+        *_check_tests(spec),
     ]
+
+
+def _check_tests(spec: ConnectorSpec) -> Iterator[Problem]:
+    for i, test in enumerate(spec.tests):
+        op = spec.operations.get(test.operation)
+        if op is None:
+            yield (
+                ("tests", i, "operation"),
+                f"test {test.name!r} names operation {test.operation!r}, which is not "
+                f"declared ({_names(spec.operations)})",
+            )
+            continue
+        for name in test.args:
+            if name not in op.args:
+                yield (
+                    ("tests", i, "args", name),
+                    f"operation {test.operation!r} has no argument {name!r}",
+                )
+        if test.keys is not None and op.batch is None:
+            yield (("tests", i, "keys"), f"operation {test.operation!r} has no batch section")
 
 
 # --- templates ---------------------------------------------------------------------------

@@ -578,6 +578,38 @@ class Operation(SpecModel):
         return self.request.method in ("GET", "HEAD", "PUT", "DELETE")
 
 
+class FirstRequest(SpecModel):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] | None = None
+    path: str | None = None
+    """The request path after base_url's own path, e.g. `/books/7`."""
+    query: dict[str, str] | None = None
+
+
+class Expectation(SpecModel):
+    requests: Annotated[int, Field(ge=0)] | None = None
+    """How many upstream requests the call makes (pages, batches, retries)."""
+    first_request: FirstRequest | None = None
+    results: Annotated[int, Field(ge=0)] | None = None
+    """How many records come back (1 or 0 for a single result)."""
+    match_types: bool = True
+    """Every result fits the declared GraphQL type (required fields present, scalars right)."""
+
+
+class SpecTest(SpecModel):
+    """An offline test of one operation against recorded exchanges (`connectql test`)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    operation: GraphQLName
+    args: dict[str, Any] = {}
+    first: Annotated[int, Field(ge=1)] | None = None
+    """Paginated operations: how many records to ask for (default: page_size)."""
+    keys: list[Any] | None = None
+    """Batched operations: load these keys in one batch instead of calling once with args."""
+    fixture: Annotated[str, Field(min_length=1)]
+    """Recorded exchanges, a JSON file relative to the spec (written by --record)."""
+    expect: Expectation = Expectation()
+
+
 class ConnectorSpec(SpecModel):
     """One connector: where its API is, how to call it, and the GraphQL it becomes."""
 
@@ -587,6 +619,7 @@ class ConnectorSpec(SpecModel):
     source: Source
     types: dict[TypeName, TypeSpec] = {}
     operations: Annotated[dict[GraphQLName, Operation], Field(min_length=1)]
+    tests: list[SpecTest] = []
 
     @property
     def name(self) -> str:
