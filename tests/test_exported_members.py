@@ -7,6 +7,7 @@ def test_all_is_sorted_and_complete() -> None:
     assert connectql.__all__ == sorted(connectql.__all__)
     public = {name for name in dir(connectql) if not name.startswith("_")}
     modules = {
+        "builder",
         "cli",
         "config",
         "connectors",

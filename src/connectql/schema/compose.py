@@ -10,15 +10,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import strawberry
 from graphql import GraphQLField, GraphQLNamedType, GraphQLObjectType, GraphQLSchema
 from strawberry.extensions import SchemaExtension
+from strawberry.scalars import JSON
+from strawberry.types.scalar import ScalarDefinition
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
 from connectql.schema.control import Mutation, Query, Subscription
-from connectql.schema.types import ConnectorTypes, ResolverFactory
+from connectql.schema.types import ConnectorTypes, GraphQLJSON, ResolverFactory
+
+JSON_OVERRIDE: dict[object, Any] = {
+    JSON: ScalarDefinition(
+        name="JSON",
+        description=GraphQLJSON.description,
+        specified_by_url=None,
+        serialize=None,
+        parse_value=None,
+        parse_literal=None,
+        implementation=GraphQLJSON,
+    )
+}
+"""One JSON scalar for both parts: strawberry's control plane uses the connectors' object
+(a schema may hold only one type of each name)."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +58,11 @@ def build_schema(
     """One schema from the static control plane and `connectors`, in name order."""
     started = time.perf_counter()
     static = strawberry.Schema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=list(extensions)
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=list(extensions),
+        scalar_overrides=JSON_OVERRIDE,
     )
     base = static._schema
     query_fields: dict[str, GraphQLField] = dict(base.query_type.fields)  # type: ignore[union-attr]

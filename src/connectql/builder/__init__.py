@@ -1,0 +1,1 @@
+"""The builder: OpenAPI import, type inference, fixture tests, client and docs generation."""
