@@ -184,6 +184,8 @@ class Connector:
             if op.hook is not None:
                 self._hooks.operation(op.hook)  # a spec naming a missing hook fails here
         self.state = "stopped"
+        self.recorder: Callable[[HttpRequest, HttpResponse], None] | None = None
+        """Sees every exchange as sent (credentials included): `connectql test --record`."""
         self.observers: list[Observer] = []
         """Called after every call (operation, error code or None) and on every breaker
         change (operation None): the health monitor and usage counters listen here."""
@@ -513,6 +515,8 @@ class Connector:
             self.metrics.latency.observe(ms)
             status = response.status
             self._trace(op, outgoing, status, "ok" if 200 <= status < 300 else f"HTTP {status}", ms)
+            if self.recorder is not None:
+                self.recorder(outgoing, response)
             self._note_quota(response)
             if status == 304 and cached is not None:
                 self.metrics.cache_hits += 1
