@@ -16,6 +16,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from graphql import ExecutionResult
 
+from connectql.connectors.egress import EgressPolicy
 from connectql.control.access import AccessControl
 from connectql.control.service import ControlPlane
 from connectql.demo.runner import BOOKSTORE_SPEC
@@ -115,7 +116,7 @@ async def control_server(
 ) -> AsyncIterator[tuple[str, ControlPlane]]:
     """Our server with a control plane over a registry in `path` (or at `url`)."""
     live = runtime or Runtime()
-    control = ControlPlane(live, registry_at(path, url), bus)
+    control = ControlPlane(live, registry_at(path, url), bus, EgressPolicy(["127.0.0.1"]))
     async with serving(live, control) as base:
         yield base, control
 

@@ -46,6 +46,14 @@ class RegistrySettings(BaseModel):
     """Fernet key for secrets at rest when CONNECTQL_SECRET_KEY is unset (created 0600)."""
 
 
+class EgressSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allow: list[str] = []
+    """IPs, CIDRs or host names that connectors created at run time (and builder fetches)
+    may reach even though they are private, loopback or link-local."""
+
+
 class ConnectorEntry(BaseModel):
     """One connector: a spec file of yours, or a prebuilt one by name (`builtin: github`)."""
 
@@ -67,6 +75,7 @@ class AppConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     server: ServerSettings = ServerSettings()
+    egress: EgressSettings = EgressSettings()
     limits: Limits = Limits()
     registry: RegistrySettings = RegistrySettings()
     hooks: list[str] = []

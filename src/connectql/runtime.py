@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from connectql.connectors.auth import AuthHooks
 from connectql.connectors.builtin import register_builtin_hooks
 from connectql.connectors.clock import Clock
 from connectql.connectors.connector import Connector
+from connectql.connectors.egress import EgressPolicy, PolicyResolver
 from connectql.errors import ConfigError
 from connectql.resolvers.errors import SafeErrors
 from connectql.resolvers.fields import ConnectorResolvers
@@ -82,6 +83,8 @@ class Runtime:
     ) -> None:
         self.hooks = hooks or load_hooks(())
         self.limits = limits or Limits()
+        self.egress: EgressPolicy | None = None
+        """Where connectors created at run time may connect (set by the control plane)."""
         self.clock = clock
         self.connectors: dict[str, Connector] = {}
         self.resolvers = ConnectorResolvers()
@@ -113,9 +116,14 @@ class Runtime:
     def set_connectors(self, specs: Iterable[tuple[ConnectorSpec, Mapping[str, Any]]]) -> None:
         self.apply(self.prepare(specs))
 
-    def prepare(self, specs: Iterable[tuple[ConnectorSpec, Mapping[str, Any]]]) -> Plan:
+    def prepare(
+        self,
+        specs: Iterable[tuple[ConnectorSpec, Mapping[str, Any]]],
+        restricted: Collection[str] = (),
+    ) -> Plan:
         """Build connectors (reusing unchanged ones) and their schema; diff it with the live one.
 
+        Connectors named in `restricted` connect only where the egress policy allows.
         Raises ConfigError or SchemaBuildError; nothing live changes until `apply`.
         """
         connectors: dict[str, Connector] = {}
@@ -126,7 +134,14 @@ class Runtime:
             if existing is not None and existing.spec == spec and existing.config == dict(config):
                 connectors[spec.name] = existing
             else:
-                connectors[spec.name] = Connector(spec, config, clock=self.clock, hooks=self.hooks)
+                resolver = (
+                    PolicyResolver(self.egress)
+                    if self.egress is not None and spec.name in restricted
+                    else None
+                )
+                connectors[spec.name] = Connector(
+                    spec, config, clock=self.clock, hooks=self.hooks, resolver=resolver
+                )
         live = {id(c) for c in connectors.values()}
         cache = {k: v for k, v in self._types_cache.items() if k in live}
         built = self._build(connectors, cache)

@@ -81,7 +81,11 @@ class ServerProcess:
         directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = {"server": {"graphiql": False}, "registry": {"channel_prefix": prefix}}
+        config = {
+            "server": {"graphiql": False},
+            "registry": {"channel_prefix": prefix},
+            "egress": {"allow": ["127.0.0.1"]},  # the fakes: allowlisted explicitly
+        }
         self.config = directory / "connectql.yaml"
         self.config.write_text(yaml.safe_dump(config))
         self.env = {

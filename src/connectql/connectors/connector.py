@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp
 import orjson
+from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDict
 
 from connectql.connectors.auth import AuthContext, AuthHooks, AuthStrategy, build_auth
@@ -132,7 +133,11 @@ class Connector:
         hooks: AuthHooks | None = None,
         session_factory: Callable[[], aiohttp.ClientSession] | None = None,
         rng: random.Random | None = None,
+        resolver: AbstractResolver | None = None,
     ) -> None:
+        """`resolver` replaces DNS resolution (the egress policy's, for connectors created
+        at run time)."""
+        self._resolver = resolver
         self.spec = spec
         self.name = spec.name
         self.config = resolve_config(spec, config or {})
@@ -225,7 +230,9 @@ class Connector:
         timeouts = self.spec.source.timeouts
         return aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeouts.total, sock_connect=timeouts.connect),
-            connector=aiohttp.TCPConnector(limit=100, limit_per_host=50, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(
+                limit=100, limit_per_host=50, ttl_dns_cache=300, resolver=self._resolver
+            ),
             raise_for_status=False,
         )
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from connectql.connectors.connector import Connector, resolve_config
+from connectql.connectors.egress import EgressPolicy
 from connectql.connectors.trace import TraceEntry, tracing
 from connectql.control.health import STARTING, STOPPED, HealthMonitor
 from connectql.control.usage import UsageCounter
@@ -65,8 +66,11 @@ class ControlPlane:
         runtime: Runtime,
         registry: Registry | None = None,
         bus: EventBus | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.runtime = runtime
+        self.egress = egress or EgressPolicy()
+        runtime.egress = self.egress
         self.registry = registry
         self.bus = bus or LocalBus()
         self.health = HealthMonitor(self.bus)
@@ -131,7 +135,7 @@ class ControlPlane:
                 specs.append((spec, self._config_for(spec, item.config)))
             except ConnectqlError as exc:  # reported; the others still start
                 log.error("connector %s v%d cannot run: %s", item.name, item.version, exc)
-        plan = self.runtime.prepare(specs)
+        plan = self.runtime.prepare(specs, restricted=set(stored))
         self.stored = stored
         self.runtime.apply(plan)
         self._watch_all()
@@ -179,6 +183,7 @@ class ControlPlane:
             plan = self._plan(add=(spec, values)) if start else None
             if plan is None:
                 resolve_keys(spec, values)
+            await self._check_egress(plan, spec.name)
             stored = await registry.create(
                 spec.name,
                 spec_text,
@@ -210,6 +215,7 @@ class ControlPlane:
             plan = self._plan(add=(spec, config)) if running else None
             if plan is not None and plan.breaking and not force:
                 return self._change(name, plan, applied=False)
+            await self._check_egress(plan, name)
             self.stored[name] = await registry.add_version(
                 name, spec_text, spec_format, config, spec.secret_keys()
             )
@@ -231,6 +237,7 @@ class ControlPlane:
             plan = self._plan(add=(spec, config)) if running else None
             if plan is not None and plan.breaking and not force:
                 return self._change(name, plan, applied=False)
+            await self._check_egress(plan, name)
             self.stored[name] = await registry.set_version(name, version)
             change = self._apply(name, plan)
         await self._announce(change)
@@ -247,6 +254,7 @@ class ControlPlane:
             plan = self._plan(add=(spec, config)) if stored.desired_state == RUNNING else None
             if plan is None:
                 resolve_keys(spec, config)
+            await self._check_egress(plan, name)
             self.stored[name] = await registry.configure(name, config, spec.secret_keys())
             change = self._apply(name, plan)
         await self._announce(change)
@@ -263,6 +271,7 @@ class ControlPlane:
             except (ConfigError, ControlError) as exc:
                 self.health.set(name, STOPPED, f"cannot start: {exc}")
                 raise
+            await self._check_egress(plan, name)
             self.stored[name] = await registry.set_desired_state(name, RUNNING)
             change = self._apply(name, plan)
         await self._announce(change)
@@ -360,7 +369,14 @@ class ControlPlane:
         ]
         if add is not None:
             specs.append(add)
-        return self.runtime.prepare(specs)
+        managed = set(self.stored) | ({add[0].name} if add is not None else set())
+        return self.runtime.prepare(specs, restricted=managed - set(self.static))
+
+    async def _check_egress(self, plan: Plan | None, name: str) -> None:
+        """A clear refusal up front; the connector's resolver enforces it on every connect."""
+        connector = plan.connectors.get(name) if plan is not None else None
+        if connector is not None and name not in self.static:
+            await self.egress.check_url(connector.base_url)
 
     def _apply(self, name: str, plan: Plan | None) -> Change:
         if plan is None:

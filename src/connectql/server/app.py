@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from connectql.config import AppConfig
+from connectql.connectors.egress import EgressPolicy
 from connectql.control.access import AccessControl
 from connectql.control.service import ControlPlane
 from connectql.events import open_bus
@@ -108,6 +109,7 @@ def app_from_config(config: AppConfig, *, demo: bool = False) -> FastAPI:
         runtime,
         Registry(url, box),
         open_bus(os.environ.get("REDIS_URL"), config.registry.channel_prefix),
+        EgressPolicy(config.egress.allow),
     )
     anonymous = None if config.server.anonymous == "none" else "viewer"
     return create_app(
