@@ -1,0 +1,139 @@
+"""The builder's commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from connectql.cli.main import main
+from connectql.demo.runner import BOOKSTORE_SPEC
+from connectql.demo.upstream import create_bookstore_app, make_catalogue
+from connectql.spec.loader import load_spec
+from connectql.testing import FakeUpstream
+
+PETSTORE = Path(__file__).parent.parent / "builder" / "data" / "petstore.yaml"
+
+
+def test_import_openapi_writes_a_spec_a_lockfile_and_a_report(tmp_path: Path) -> None:
+    out, lock = tmp_path / "petstore.yaml", tmp_path / "petstore.lock.json"
+    result = CliRunner().invoke(
+        main,
+        [
+            "import",
+            "openapi",
+            str(PETSTORE),
+            "-o",
+            str(out),
+            "--lock",
+            str(lock),
+            "--query",
+            "deletePet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    spec = load_spec(out)
+    assert spec.operations["deletePet"].kind == "query"  # overridden
+    assert "things skipped" in result.output
+    names = json.loads(lock.read_text())["names"]
+    assert names["op:GET /pets"] == "listPets"
+    again = CliRunner().invoke(main, ["import", "openapi", str(PETSTORE), "--lock", str(lock)])
+    assert yaml.safe_load(again.output.split("imported")[0])["operations"].keys() == (
+        yaml.safe_load(out.read_text())["operations"].keys()
+    )
+
+
+def test_infer_shows_the_diff_and_writes_when_asked(tmp_path: Path) -> None:
+    books, _ = make_catalogue(n_books=5)
+    sample = tmp_path / "books.json"
+    sample.write_text(json.dumps({"items": list(books.values())}))
+    spec = tmp_path / "bookstore.yaml"
+    spec.write_text(BOOKSTORE_SPEC.read_text())
+    result = CliRunner().invoke(
+        main, ["infer", str(sample), "--root", "Book", "--records", "items", "--spec", str(spec)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Book:" in result.output
+    assert "Book.genre: type" in result.output  # declared an enum; the sample has strings
+    unchanged = spec.read_text()
+    written = CliRunner().invoke(
+        main,
+        [
+            "infer",
+            str(sample),
+            "--root",
+            "Book",
+            "--records",
+            "items",
+            "--spec",
+            str(spec),
+            "--write",
+        ],
+    )
+    assert written.exit_code == 0, written.output
+    assert spec.read_text() != unchanged
+    load_spec(spec)
+
+
+@pytest.mark.parametrize("template", ["rest-bearer", "oauth2", "paginated", "batch"])
+def test_new_from_each_template(tmp_path: Path, template: str) -> None:
+    out = tmp_path / "my_api.yaml"
+    result = CliRunner().invoke(main, ["new", "my_api", "--template", template, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_spec(out).name == "my_api"
+    again = CliRunner().invoke(main, ["new", "my_api", "--template", template, "-o", str(out)])
+    assert again.exit_code != 0
+    assert "not overwriting" in again.output
+
+
+def test_new_refuses_a_bad_name(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["new", "My-API", "-o", str(tmp_path / "x.yaml")])
+    assert result.exit_code != 0
+    assert "is not a connector name" in result.output
+
+
+def test_generate_docs(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["generate", "docs", str(BOOKSTORE_SPEC)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("# ")
+    assert "bookstore" in result.output
+
+
+async def test_record_then_test_offline(tmp_path: Path) -> None:
+    raw = yaml.safe_load(BOOKSTORE_SPEC.read_text())
+    raw["tests"] = [
+        {
+            "name": "a book",
+            "operation": "book",
+            "args": {"id": "2"},
+            "fixture": "fixtures/book.json",
+            "expect": {"requests": 1, "results": 1},
+        }
+    ]
+    spec = tmp_path / "bookstore.yaml"
+    spec.write_text(yaml.safe_dump(raw, sort_keys=False))
+    runner = CliRunner()
+    async with FakeUpstream(create_bookstore_app("cli-key-0123456789")) as upstream:
+        recorded = await asyncio.to_thread(
+            runner.invoke,
+            main,
+            [
+                "test",
+                str(spec),
+                "--record",
+                "--set",
+                f"base_url={upstream.url}",
+                "--set",
+                "api_key=cli-key-0123456789",
+            ],
+        )
+    assert recorded.exit_code == 0, recorded.output
+    assert "cli-key-0123456789" not in (tmp_path / "fixtures" / "book.json").read_text()
+    replayed = await asyncio.to_thread(runner.invoke, main, ["test", str(spec)])
+    assert replayed.exit_code == 0, replayed.output
+    assert "ok   a book (1 requests)" in replayed.output
+    assert "1 passed, 0 failed" in replayed.output
