@@ -46,6 +46,13 @@ class RegistrySettings(BaseModel):
     """Fernet key for secrets at rest when CONNECTQL_SECRET_KEY is unset (created 0600)."""
 
 
+class BuilderSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    output_dir: str | None = None
+    """Where generateClient/generateDocs write without dryRun (relative to this file)."""
+
+
 class EgressSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -76,6 +83,7 @@ class AppConfig(BaseModel):
 
     server: ServerSettings = ServerSettings()
     egress: EgressSettings = EgressSettings()
+    builder: BuilderSettings = BuilderSettings()
     limits: Limits = Limits()
     registry: RegistrySettings = RegistrySettings()
     hooks: list[str] = []

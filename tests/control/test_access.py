@@ -33,6 +33,10 @@ MUTATIONS = [
     'mutation { testConnector(name: "bookstore", operation: "book") { ok } }',
     'mutation { validateSpec(spec: "x") { valid } }',
     'mutation { bookstore { createBook(input: {title: "t", authorId: "1"}) { id } } }',
+    'mutation { importOpenAPI(source: "openapi: 3.0.0") { operations } }',
+    'mutation { inferTypes(samples: [{}], typeName: "T") { types } }',
+    'mutation { generateClient(connector: "bookstore") { writtenTo } }',
+    'mutation { generateDocs(connector: "bookstore") { writtenTo } }',
 ]
 
 

@@ -70,6 +70,8 @@ class ControlPlane:
     ) -> None:
         self.runtime = runtime
         self.egress = egress or EgressPolicy()
+        self.output_dir: str | None = None
+        """Where the builder's generateClient/generateDocs write without dryRun."""
         runtime.egress = self.egress
         self.registry = registry
         self.bus = bus or LocalBus()

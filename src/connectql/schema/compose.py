@@ -16,12 +16,17 @@ import strawberry
 from graphql import GraphQLField, GraphQLNamedType, GraphQLObjectType, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.scalars import JSON
+from strawberry.tools import merge_types
 from strawberry.types.scalar import ScalarDefinition
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
-from connectql.schema.control import Mutation, Query, Subscription
+from connectql.schema.builder import BuilderMutation
+from connectql.schema.control import Mutation as ControlMutation
+from connectql.schema.control import Query, Subscription
 from connectql.schema.types import ConnectorTypes, GraphQLJSON, ResolverFactory
+
+Mutation = merge_types("Mutation", (ControlMutation, BuilderMutation))
 
 JSON_OVERRIDE: dict[object, Any] = {
     JSON: ScalarDefinition(

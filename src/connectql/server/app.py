@@ -111,6 +111,8 @@ def app_from_config(config: AppConfig, *, demo: bool = False) -> FastAPI:
         open_bus(os.environ.get("REDIS_URL"), config.registry.channel_prefix),
         EgressPolicy(config.egress.allow),
     )
+    if config.builder.output_dir:
+        control.output_dir = str(config.base_dir / config.builder.output_dir)
     anonymous = None if config.server.anonymous == "none" else "viewer"
     return create_app(
         runtime,
