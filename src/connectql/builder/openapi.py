@@ -23,7 +23,7 @@ import yaml
 
 from connectql.builder.naming import Namer, camel, pascal, words
 from connectql.errors import ConfigError, SpecErrors
-from connectql.spec.loader import load_spec_text
+from connectql.spec.loader import Positions, validate_data
 from connectql.spec.naming import enum_value_name
 from connectql.spec.typeref import BUILTIN_SCALARS
 
@@ -702,7 +702,7 @@ class _Importer:
         """Load the spec; drop what the loader still rejects (reported) until it loads."""
         for _ in range(MAX_FIX_ROUNDS):
             try:
-                load_spec_text(yaml.safe_dump(spec, sort_keys=False), f"{self.name}.yaml")
+                validate_data(spec, Positions(), f"{self.name}.yaml")
                 return spec
             except SpecErrors as exc:
                 changed = False

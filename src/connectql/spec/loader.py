@@ -31,6 +31,9 @@ from connectql.spec.models import (
     ConnectorSpec,
 )
 
+COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's composer when PyYAML has it (about 10× faster; the same nodes and marks)."""
+
 Loc = tuple[str | int, ...]
 PATTERN_NAMES = {
     NAME_PATTERN: "must be lower-case letters, digits and _, starting with a letter",
@@ -43,7 +46,7 @@ Mark = tuple[int, int]
 """1-based line and column."""
 
 
-class _Positions:
+class Positions:
     """Where each key and item of the composed document starts."""
 
     def __init__(self) -> None:
@@ -84,7 +87,7 @@ def load_spec_text(text: str, filename: str = "<spec>") -> ConnectorSpec:
     return validate_data(data, positions, filename)
 
 
-def validate_data(data: Any, positions: _Positions, filename: str) -> ConnectorSpec:
+def validate_data(data: Any, positions: Positions, filename: str) -> ConnectorSpec:
     def located(loc: Loc, message: str) -> SpecError:
         mark = positions.at(loc)
         return SpecError(
@@ -115,10 +118,10 @@ class _DuplicateKey(Exception):
         self.loc, self.key, self.first, self.mark = loc, key, first, mark
 
 
-def _compose(text: str, filename: str) -> tuple[Any, _Positions]:
-    positions = _Positions()
+def _compose(text: str, filename: str) -> tuple[Any, Positions]:
+    positions = Positions()
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=COMPOSER)
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         before = text[: exc.position]
         line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
@@ -164,7 +167,7 @@ def _mark(node: yaml.Node) -> Mark:
 def _build(
     node: yaml.Node,
     loc: Loc,
-    positions: _Positions,
+    positions: Positions,
     constructor: yaml.SafeLoader,
     duplicates: list[SpecError],
     filename: str,
