@@ -123,7 +123,8 @@ async def test_generate_docs_and_client(tmp_path: Path) -> None:
         )
         docs = await execute(
             url,
-            'mutation { generateDocs(connector: "bookstore") { files { path content } writtenTo } }',
+            'mutation { generateDocs(connector: "bookstore") '
+            "{ files { path content } writtenTo } }",
         )
         files = docs.data["generateDocs"]["files"]
         assert files[0]["path"] == "bookstore.md"

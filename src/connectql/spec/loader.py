@@ -32,7 +32,7 @@ from connectql.spec.models import (
 )
 
 COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's composer when PyYAML has it (about 10× faster; the same nodes and marks)."""
+"""libyaml's composer when PyYAML has it (about 10 times faster; the same nodes and marks)."""
 
 Loc = tuple[str | int, ...]
 PATTERN_NAMES = {
