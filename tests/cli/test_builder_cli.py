@@ -137,3 +137,21 @@ async def test_record_then_test_offline(tmp_path: Path) -> None:
     assert replayed.exit_code == 0, replayed.output
     assert "ok   a book (1 requests)" in replayed.output
     assert "1 passed, 0 failed" in replayed.output
+
+
+def test_generate_client_and_check(tmp_path: Path) -> None:
+    out = tmp_path / "clients"
+    runner = CliRunner()
+    first = runner.invoke(main, ["generate", "client", str(BOOKSTORE_SPEC), "-o", str(out)])
+    assert first.exit_code == 0, first.output
+    check = runner.invoke(
+        main, ["generate", "client", str(BOOKSTORE_SPEC), "-o", str(out), "--check"]
+    )
+    assert check.exit_code == 0, check.output
+    client = next(out.rglob("client.py"))
+    client.write_text(client.read_text() + "\n# edited\n")
+    stale = runner.invoke(
+        main, ["generate", "client", str(BOOKSTORE_SPEC), "-o", str(out), "--check"]
+    )
+    assert stale.exit_code == 1
+    assert "differs:" in stale.output
