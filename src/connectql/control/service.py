@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -210,40 +210,47 @@ class ControlPlane:
             raise ControlError(
                 f"the spec names connector {spec.name!r}; an update keeps the name {name!r}"
             )
+
+        def store(config: dict[str, Any]) -> Awaitable[StoredConnector]:
+            return registry.add_version(name, spec_text, spec_format, config, spec.secret_keys())
+
         async with self._lock:
-            stored = self.managed(name)
-            config = {k: v for k, v in stored.config.items() if k in spec.config}
-            running = stored.desired_state == RUNNING
-            plan = self._plan(add=(spec, config)) if running else None
-            if plan is not None and plan.breaking and not force:
-                return self._change(name, plan, applied=False)
-            await self._check_egress(plan, name)
-            self.stored[name] = await registry.add_version(
-                name, spec_text, spec_format, config, spec.secret_keys()
-            )
-            change = self._apply(name, plan)
+            change = await self._switch_spec(name, spec, store, force=force)
         await self._announce(change)
         return change
 
     async def rollback(self, name: str, version: int, *, force: bool = False) -> Change:
         registry = self._registry()
         async with self._lock:
-            stored = self.managed(name)
-            versions = {v.version: v for v in await registry.versions(name)}
+            versions = {v.version: v for v in await registry.versions(self.managed(name).name)}
             if version not in versions:
                 raise NotFound(f"connector {name!r} has no version {version}")
             target = versions[version]
             spec = self._parse(target.spec_text, target.spec_format, name, version)
-            config = {k: v for k, v in stored.config.items() if k in spec.config}
-            running = stored.desired_state == RUNNING
-            plan = self._plan(add=(spec, config)) if running else None
-            if plan is not None and plan.breaking and not force:
-                return self._change(name, plan, applied=False)
-            await self._check_egress(plan, name)
-            self.stored[name] = await registry.set_version(name, version)
-            change = self._apply(name, plan)
+            change = await self._switch_spec(
+                name, spec, lambda _config: registry.set_version(name, version), force=force
+            )
         await self._announce(change)
         return change
+
+    async def _switch_spec(
+        self,
+        name: str,
+        spec: ConnectorSpec,
+        store: Callable[[dict[str, Any]], Awaitable[StoredConnector]],
+        *,
+        force: bool,
+    ) -> Change:
+        """Serve another spec for a stored connector (under the lock): refuse a breaking
+        change unless forced, then store and swap."""
+        stored = self.managed(name)
+        config = {k: v for k, v in stored.config.items() if k in spec.config}
+        plan = self._plan(add=(spec, config)) if stored.desired_state == RUNNING else None
+        if plan is not None and plan.breaking and not force:
+            return self._change(name, plan, applied=False)
+        await self._check_egress(plan, name)
+        self.stored[name] = await store(config)
+        return self._apply(name, plan)
 
     async def configure(self, name: str, values: Mapping[str, Any]) -> Change:
         """Merge `values` into the connector's config; a null value removes a key."""
