@@ -15,7 +15,14 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import find_breaking_changes, find_dangerous_changes
+from graphql import (
+    GraphQLField,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    find_breaking_changes,
+    find_dangerous_changes,
+)
 
 from connectql.config import AppConfig
 from connectql.connectors.auth import AuthHooks
@@ -71,6 +78,23 @@ class Plan:
     of discarded connectors may be reused)."""
     breaking: list[SchemaChange] = field(default_factory=list)
     dangerous: list[SchemaChange] = field(default_factory=list)
+
+
+def _part(name: str, types: ConnectorTypes | None) -> GraphQLSchema:
+    """The slice of the schema one connector contributes (empty when it is absent)."""
+    query: dict[str, GraphQLField] = {}
+    mutation: dict[str, GraphQLField] = {}
+    named: list[GraphQLNamedType] = []
+    if types is not None:
+        query[name] = types.query
+        if types.mutation is not None:
+            mutation[name] = types.mutation
+        named = types.all_named_types()
+    return GraphQLSchema(
+        query=GraphQLObjectType("Query", query),
+        mutation=GraphQLObjectType("Mutation", mutation),
+        types=named,
+    )
 
 
 class Runtime:
@@ -145,14 +169,23 @@ class Runtime:
         live = {id(c) for c in connectors.values()}
         cache = {k: v for k, v in self._types_cache.items() if k in live}
         built = self._build(connectors, cache)
-        old, new = self.schema.graphql_schema, built.graphql_schema
-        return Plan(
-            connectors,
-            built,
-            cache,
-            [SchemaChange(c.type.name, c.description) for c in find_breaking_changes(old, new)],
-            [SchemaChange(c.type.name, c.description) for c in find_dangerous_changes(old, new)],
-        )
+        breaking: list[SchemaChange] = []
+        dangerous: list[SchemaChange] = []
+        # Only connectors that changed can change the schema: diff their parts, not all of it
+        # (the whole schema of 100 connectors takes ~0.4 s to diff).
+        for name in sorted(set(self.connectors) | set(connectors)):
+            old_connector, new_connector = self.connectors.get(name), connectors.get(name)
+            if old_connector is new_connector:
+                continue
+            old = _part(name, self._types_cache.get(id(old_connector)) if old_connector else None)
+            new = _part(name, cache.get(id(new_connector)) if new_connector else None)
+            breaking += [
+                SchemaChange(c.type.name, c.description) for c in find_breaking_changes(old, new)
+            ]
+            dangerous += [
+                SchemaChange(c.type.name, c.description) for c in find_dangerous_changes(old, new)
+            ]
+        return Plan(connectors, built, cache, breaking, dangerous)
 
     def apply(self, plan: Plan) -> None:
         """Serve `plan` from the next request on; start new connectors, retire dropped ones."""
