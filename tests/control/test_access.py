@@ -155,3 +155,17 @@ async def test_introspection_is_not_limited_by_depth(served: tuple[str, FakeUpst
     ) as session:
         assert session.client.schema is not None
         assert session.client.schema.get_type("BookstoreBook") is not None
+
+
+async def test_get_queries_are_judged_like_posts(served: tuple[str, FakeUpstream]) -> None:
+    url, _ = served
+    query = '{ bookstore { book(id: "1") { title } } }'
+    async with aiohttp.ClientSession() as http:
+        bad = {"Authorization": "Bearer not-a-real-key-000000"}
+        async with http.get(f"{url}/graphql", params={"query": query}, headers=bad) as resp:
+            assert resp.status == 401
+        async with http.get(f"{url}/graphql", params={"query": query}) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["data"] == {"bookstore": {"book": {"title": "Book 1"}}}
+        async with http.get(f"{url}/graphql", headers={"Accept": "text/html", **bad}) as resp:
+            assert resp.status == 200  # the GraphiQL page itself carries no data

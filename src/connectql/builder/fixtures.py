@@ -20,7 +20,6 @@ from aiohttp import web
 
 from connectql.connectors.connector import Connector
 from connectql.connectors.http import HttpRequest, HttpResponse
-from connectql.connectors.pagination import PageState
 from connectql.errors import ConfigError, ConnectorError
 from connectql.spec.models import ConnectorSpec, EnumType, ObjectType, SpecTest, UnionType
 from connectql.spec.paths import parse_path
@@ -209,14 +208,7 @@ async def _call(connector: Connector, test: SpecTest) -> Any:
     if paginator is None:
         return await connector.execute(test.operation, test.args)
     page_size: int = getattr(op.pagination, "page_size", 30)
-    wanted = test.first or page_size
-    records: list[Any] = []
-    state: PageState | None = paginator.first(wanted)
-    while state is not None and len(records) < wanted:
-        page = await connector.fetch_page(test.operation, test.args, state, wanted - len(records))
-        records.extend(page.records)
-        state = page.next_state
-    return records[:wanted]
+    return await connector.fetch_records(test.operation, test.args, test.first or page_size)
 
 
 def _check(

@@ -326,6 +326,18 @@ class Connector:
         next_state = paginator.next(state, outcome, body, selected)
         return Page(self._filter(op, selected), next_state)
 
+    async def fetch_records(self, op_name: str, args: Mapping[str, Any], limit: int) -> list[Any]:
+        """Up to `limit` records of a paginated operation, page after page."""
+        paginator = self._paginators[op_name]
+        assert paginator is not None, f"{op_name} is not paginated"
+        records: list[Any] = []
+        state: PageState | None = paginator.first(limit)
+        while state is not None and len(records) < limit:
+            page = await self.fetch_page(op_name, args, state, limit - len(records))
+            records.extend(page.records)
+            state = page.next_state
+        return records[:limit]
+
     async def fetch_batch(
         self, op_name: str, keys: Sequence[Any], args: Mapping[str, Any] | None = None
     ) -> list[Any]:

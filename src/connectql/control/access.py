@@ -8,13 +8,13 @@ configured anywhere, one is generated at start and logged once, so management is
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
 from collections.abc import Mapping
 
 from connectql.errors import ConfigError, Forbidden
+from connectql.registry.store import hash_key
 
 ADMIN, VIEWER = "admin", "viewer"
 ROLES = (ADMIN, VIEWER)
@@ -76,7 +76,7 @@ class AccessControl:
         for role, known in self._keys:  # every key is compared: timing tells nothing
             if hmac.compare_digest(known, given):
                 found = role
-        digest = hashlib.sha256(given).hexdigest()
+        digest = hash_key(key)
         for stored, role in self._hashes.items():
             if hmac.compare_digest(stored, digest):
                 found = role

@@ -288,28 +288,35 @@ class ControlPlane:
 
     async def stop_connector(self, name: str, *, force: bool = False) -> Change:
         registry = self._registry()
-        async with self._lock:
-            self.managed(name)
-            plan = self._plan(remove=name)
-            if plan.breaking and not force:
-                return self._change(name, plan, applied=False)
+
+        async def store() -> None:
             self.stored[name] = await registry.set_desired_state(name, STATE_STOPPED)
-            change = self._apply(name, plan)
             self.health.set(name, STOPPED, "stopped")
-        await self._announce(change)
-        return change
+
+        return await self._remove(name, store, force=force)
 
     async def delete(self, name: str, *, force: bool = False) -> Change:
         registry = self._registry()
+
+        async def store() -> None:
+            await registry.delete(name)
+            del self.stored[name]
+            self.health.forget(name)
+
+        return await self._remove(name, store, force=force)
+
+    async def _remove(
+        self, name: str, store: Callable[[], Awaitable[None]], *, force: bool
+    ) -> Change:
+        """Take a stored connector out of the schema: refuse a breaking change unless
+        forced, then store and swap."""
         async with self._lock:
             self.managed(name)
             plan = self._plan(remove=name)
             if plan.breaking and not force:
                 return self._change(name, plan, applied=False)
-            await registry.delete(name)
-            del self.stored[name]
+            await store()
             change = self._apply(name, plan)
-            self.health.forget(name)
         await self._announce(change)
         return change
 

@@ -67,7 +67,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _hash_key(key: str) -> str:
+def hash_key(key: str) -> str:
+    """How API keys are stored and compared: never in clear."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -262,7 +263,7 @@ class Registry:
                     id=uuid.uuid4().hex,
                     name=name,
                     role=role,
-                    key_hash=_hash_key(key),
+                    key_hash=hash_key(key),
                     created_at=_now(),
                 )
             )

@@ -15,7 +15,6 @@ import orjson
 from strawberry.dataloader import DataLoader
 
 from connectql.connectors.connector import Connector
-from connectql.connectors.pagination import PageState
 from connectql.errors import ConnectorError
 from connectql.spec.paths import parse_path
 
@@ -84,15 +83,8 @@ async def _list_all(connector: Connector, op_name: str) -> list[Any]:
     if paginator is None:
         result = await connector.execute(op_name, {})
         return result if isinstance(result, list) else []
-    pagination = connector.operation(op_name).pagination
-    limit = getattr(pagination, "max_items", 1000)
-    records: list[Any] = []
-    state: PageState | None = paginator.first(limit)
-    while state is not None and len(records) < limit:
-        page = await connector.fetch_page(op_name, {}, state, limit - len(records))
-        records.extend(page.records)
-        state = page.next_state
-    return records
+    limit: int = getattr(connector.operation(op_name).pagination, "max_items", 1000)
+    return await connector.fetch_records(op_name, {}, limit)
 
 
 async def _load_keys(connector: Connector, op_name: str, keys: list[Args]) -> list[Any]:

@@ -25,6 +25,9 @@ from connectql.errors import Forbidden
 from connectql.resolvers.fields import RequestContext
 from connectql.schema.compose import BuiltSchema
 
+ROLE = "connectql_role"
+"""Where LiveGraphQL leaves an HTTP request's role for the view's context."""
+
 
 class _PinnedGraphQL(GraphQL[RequestContext, None]):
     def __init__(
@@ -46,10 +49,14 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
-        try:
-            role = self._access.role_for(key_from_headers(request.headers))
-        except Forbidden:
-            role = None  # HTTP requests were checked already; WebSockets check on init
+        judged = request.scope.get("state", {})
+        if ROLE in judged:
+            role = judged[ROLE]  # LiveGraphQL judged this HTTP request already
+        else:
+            try:
+                role = self._access.role_for(key_from_headers(request.headers))
+            except Forbidden:
+                role = None  # a WebSocket: its key is checked on connection_init
         return RequestContext(
             request=request,
             response=response,
@@ -92,21 +99,23 @@ class LiveGraphQL:
         return self._app[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") == "POST":
-            refusal = self._refusal(Request(scope).headers)
-            if refusal is not None:
+        if scope["type"] == "http" and _is_operation(scope):
+            try:
+                role = self._access.role_for(key_from_headers(Request(scope).headers))
+            except Forbidden as exc:
+                await _error(401, str(exc))(scope, receive, send)
+                return
+            if role is None:
+                refusal = _error(401, "an API key is needed (Authorization: Bearer KEY)")
                 await refusal(scope, receive, send)
                 return
+            scope.setdefault("state", {})[ROLE] = role
         await self.current()(scope, receive, send)
 
-    def _refusal(self, headers: Any) -> Response | None:
-        try:
-            role = self._access.role_for(key_from_headers(headers))
-        except Forbidden as exc:
-            return _error(401, str(exc))
-        if role is None:
-            return _error(401, "an API key is needed (Authorization: Bearer KEY)")
-        return None
+
+def _is_operation(scope: Scope) -> bool:
+    """A POST, or a GET carrying a query (a bare GET is the GraphiQL page)."""
+    return scope.get("method") == "POST" or b"query=" in scope.get("query_string", b"")
 
 
 def _error(status: int, message: str) -> Response:

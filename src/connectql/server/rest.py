@@ -26,8 +26,6 @@ from connectql.errors import (
     SpecErrors,
 )
 
-SECRET_MASK = "********"  # noqa: S105 - what is shown instead of a secret
-
 
 class Problem(BaseModel):
     message: str

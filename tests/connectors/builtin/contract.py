@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -19,7 +20,7 @@ from connectql.testing import FakeUpstream
 from tests.support import execute, serving
 
 
-class ConnectorContract:
+class ConnectorContract(ABC):
     name: ClassVar[str]
     operations: ClassVar[tuple[str, ...]]
     """The spec's operations; `operation_queries` must cover exactly these."""
@@ -28,36 +29,37 @@ class ConnectorContract:
 
     # --- hooks for the subclass -----------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def fake(self) -> AsyncIterator[FakeUpstream]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+    @abstractmethod
+    def fake(self) -> contextlib.AbstractAsyncContextManager[FakeUpstream]:
+        """The connector's fake upstream, started (an async context manager)."""
 
+    @abstractmethod
     def operation_queries(self) -> dict[str, str]:
         """One GraphQL document per operation, for the fake's data (call after `fake()`)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def config(self, fake: FakeUpstream) -> dict[str, Any]:
-        raise NotImplementedError
+        """Config that reaches the fake with good credentials."""
 
+    @abstractmethod
     def wrong_config(self, fake: FakeUpstream) -> dict[str, Any]:
-        raise NotImplementedError
+        """Config that reaches the fake with a wrong credential."""
 
+    @abstractmethod
     def secrets(self) -> list[str]:
         """Values that must never appear in results, errors or logs."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def check_pagination(self, url: str, fake: FakeUpstream) -> None:
         """Walk a paginated list to its last page and check what came back."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def check_rate_limit(self, url: str, fake: FakeUpstream) -> None:
         """Make the fake rate-limit and check the connector honours it."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def check_batching(self, url: str, fake: FakeUpstream) -> None:
         """A nested or sibling query: count upstream calls against what the spec promises."""
-        raise NotImplementedError
 
     # --- helpers ------------------------------------------------------------------------------
 

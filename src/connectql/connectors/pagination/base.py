@@ -77,5 +77,6 @@ class UrlPaginator(Paginator):
             return None
         return {"url": urljoin(response.url, url)}
 
+    @abstractmethod
     def next_url(self, response: HttpResponse, body: Any) -> str | None:
-        raise NotImplementedError
+        """The next page's URL from a response, or None at the end."""
