@@ -8,6 +8,7 @@ over a non-list gives None. Nothing is ever evaluated as code.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +85,8 @@ def _walk(data: Any, steps: tuple[str | int, ...]) -> Any:
                 return None
             data = data[step]
         elif isinstance(data, dict):
+            data = data.get(step)
+        elif isinstance(data, Mapping):  # os.environ, MappingProxyType: rarer, checked second
             data = data.get(step)
         else:
             return None

@@ -1,0 +1,125 @@
+"""`connectql connectors …`: manage a running server over its REST API."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+
+from connectql.cli.common import pair
+
+
+@click.group()
+@click.option(
+    "--server",
+    envvar="CONNECTQL_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The running server ($CONNECTQL_URL).",
+)
+@click.option("--key", envvar="CONNECTQL_API_KEY", help="An admin API key ($CONNECTQL_API_KEY).")
+@click.pass_context
+def connectors(ctx: click.Context, server: str, key: str | None) -> None:
+    """Manage the connectors of a running server."""
+    ctx.obj = ManagementClient(server, key)
+
+
+@connectors.command("list")
+@click.pass_obj
+def list_connectors(client: ManagementClient) -> None:
+    """One line per connector: name, state, health, registry version."""
+    for item in client.call("GET", ""):
+        health = (item.get("health") or {}).get("state", "-")
+        version = item.get("registry_version") or "-"
+        click.echo(f"{item['name']}\t{item['state']}\t{health}\tv{version}\t{item['source']}")
+
+
+@connectors.command("create")
+@click.argument("spec_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--set", "values", multiple=True, metavar="KEY=VALUE", help="A config value.")
+@click.option("--stopped", is_flag=True, help="Store it without starting it.")
+@click.pass_obj
+def create_connector(
+    client: ManagementClient, spec_file: str, values: tuple[str, ...], stopped: bool
+) -> None:
+    """Create a connector from a spec file."""
+    text = Path(spec_file).read_text(encoding="utf-8")
+    fmt = "json" if spec_file.endswith(".json") else "yaml"
+    config = dict(pair(v) for v in values)
+    body = {"spec": text, "format": fmt, "config": config, "start": not stopped}
+    result = client.call("POST", "", body)
+    click.echo(f"created {result['connector']['name']} (schema v{result['schema_version']})")
+
+
+@connectors.command("start")
+@click.argument("name")
+@click.pass_obj
+def start_connector(client: ManagementClient, name: str) -> None:
+    """Start a stored connector."""
+    result = client.call("POST", f"/{name}/start")
+    click.echo(f"started {name} (schema v{result['schema_version']})")
+
+
+@connectors.command("stop")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Apply even if the schema change is breaking.")
+@click.pass_obj
+def stop_connector(client: ManagementClient, name: str, force: bool) -> None:
+    """Stop serving a connector (kept in the registry)."""
+    result = client.call("POST", f"/{name}/stop?force={'true' if force else 'false'}")
+    click.echo(f"stopped {name} (schema v{result['schema_version']})")
+
+
+@connectors.command("delete")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Apply even if the schema change is breaking.")
+@click.pass_obj
+def delete_connector(client: ManagementClient, name: str, force: bool) -> None:
+    """Delete a connector and its stored versions."""
+    client.call("DELETE", f"/{name}?force={'true' if force else 'false'}")
+    click.echo(f"deleted {name}")
+
+
+class ManagementClient:
+    """The REST management API, called with the standard library."""
+
+    def __init__(self, server: str, key: str | None) -> None:
+        if not server.startswith(("http://", "https://")):
+            raise click.BadParameter(f"{server!r} is not an http(s) URL", param_hint="--server")
+        self.base = server.rstrip("/") + "/api/connectors"
+        self.key = key
+
+    def call(self, method: str, path: str, body: object | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        url = self.base + path  # http(s) only: checked in __init__
+        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
+        request.add_header("Content-Type", "application/json")
+        if self.key:
+            request.add_header("Authorization", f"Bearer {self.key}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise click.ClickException(_describe(exc)) from None
+        except urllib.error.URLError as exc:
+            raise click.ClickException(f"cannot reach {self.base}: {exc.reason}") from None
+
+
+def _describe(exc: urllib.error.HTTPError) -> str:
+    try:
+        body = json.loads(exc.read())
+    except ValueError:
+        return f"HTTP {exc.code}"
+    if "breaking_changes" in body:
+        changes = "; ".join(c["description"] for c in body["breaking_changes"])
+        return f"refused, the change is breaking (use --force): {changes}"
+    lines = [f"{body.get('code', exc.code)}: {body.get('message', '')}"]
+    lines += [
+        f"  {p.get('file')}:{p.get('line')}:{p.get('column')} {p.get('path')}: {p['message']}"
+        for p in body.get("problems", [])
+    ]
+    return "\n".join(lines)
