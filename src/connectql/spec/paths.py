@@ -84,9 +84,8 @@ def _walk(data: Any, steps: tuple[str | int, ...]) -> Any:
             if not isinstance(data, list) or not -len(data) <= step < len(data):
                 return None
             data = data[step]
-        elif isinstance(data, dict):
-            data = data.get(step)
-        elif isinstance(data, Mapping):  # os.environ, MappingProxyType: rarer, checked second
+        elif isinstance(data, dict) or isinstance(data, Mapping):  # noqa: SIM101
+            # os.environ and other Mappings: the dict check first keeps the common case fast
             data = data.get(step)
         else:
             return None
