@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from connectql.demo.upstream import create_bookstore_app
 from connectql.testing import FakeUpstream
+from tests.processes import Processes
 from tests.support import DEMO_KEY, bookstore_runtime, serving
 
 
@@ -23,3 +24,13 @@ async def server(bookstore: FakeUpstream) -> AsyncIterator[str]:
     """Our app under uvicorn serving the bookstore connector; yields its base URL."""
     async with serving(bookstore_runtime(bookstore)) as url:
         yield url
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    """Start `connectql serve` processes; all are stopped when the test ends, pass or fail."""
+    started = Processes()
+    try:
+        yield started
+    finally:
+        started.stop_all()

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 from aiohttp import web
 
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec_text
 from connectql.testing import FakeUpstream
+from tests.readme_blocks import block
 from tests.support import execute, serving
 
-README = Path(__file__).parent.parent / "README.md"
 TOKEN = "tasks-token-0123456789"
-
-
-def block(marker: str) -> str:
-    match = re.search(rf"<!-- walkthrough:{marker} -->\n```\w+\n(.*?)```", README.read_text(), re.S)
-    assert match, f"the README lost its walkthrough:{marker} block"
-    return match.group(1)
 
 
 def tasks_service() -> web.Application:
@@ -60,12 +51,12 @@ def tasks_service() -> web.Application:
 
 
 async def test_the_walkthrough_works_as_written() -> None:
-    spec = load_spec_text(block("spec"), "tasks.yaml")
+    spec = load_spec_text(block("walkthrough-spec"), "tasks.yaml")
     async with FakeUpstream(tasks_service()) as service:
         runtime = Runtime()
         runtime.add(spec, {"base_url": service.url, "token": TOKEN})
         async with serving(runtime) as url:
-            result = await execute(url, block("query"))
+            result = await execute(url, block("walkthrough-query"))
         assert result.errors is None
         nodes = result.data["tasks"]["tasks"]["nodes"]
         assert len(nodes) == 40  # the open tasks
