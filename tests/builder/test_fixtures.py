@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
+from aiohttp import web
 
 from connectql.builder.fixtures import record, replay
 from connectql.demo.runner import BOOKSTORE_SPEC
 from connectql.demo.upstream import create_bookstore_app
 from connectql.spec.loader import load_spec
 from connectql.testing import FakeUpstream
+from tests.processes import free_port
 
 KEY = "fixture-key-0123456789"
 
@@ -60,9 +63,10 @@ async def test_record_then_replay_offline(tmp_path: Path) -> None:
     path = spec_with_tests(tmp_path)
     spec = load_spec(path)
     async with FakeUpstream(create_bookstore_app(KEY, n_books=120)) as upstream:
-        written = await record(spec, tmp_path, {"base_url": upstream.url, "api_key": KEY})
-    assert len(written) == 3
-    for file in written:
+        recording = await record(spec, tmp_path, {"base_url": upstream.url, "api_key": KEY})
+    assert recording.failures == []
+    assert len(recording.files) == 3
+    for file in recording.files:
         text = Path(file).read_text()
         assert KEY not in text  # the key never reaches a fixture
         assert "127.0.0.1" not in text  # nor the recorded base URL
@@ -95,6 +99,47 @@ async def test_replay_reports_what_differs(tmp_path: Path) -> None:
     assert "first request: expected path /books/8, sent /books/7" in first.problems
     assert "result 0: isbn is null but String! is non-null" in first.problems
     assert "expected 100 results, got 120" in second.problems
+
+
+def failing_second_page() -> web.Application:
+    """The bookstore, whose second page of books is a 500 (not retried)."""
+
+    @web.middleware
+    async def fail(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path == "/books" and request.query.get("page") == "2":
+            return web.json_response({"message": "boom"}, status=500)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    app = create_bookstore_app(KEY, n_books=120)
+    app.middlewares.append(fail)
+    return app
+
+
+async def test_a_failed_call_keeps_every_old_fixture(tmp_path: Path) -> None:
+    spec = load_spec(spec_with_tests(tmp_path))
+    async with FakeUpstream(create_bookstore_app(KEY, n_books=120)) as upstream:
+        good = await record(spec, tmp_path, {"base_url": upstream.url, "api_key": KEY})
+    before = {file: Path(file).read_bytes() for file in good.files}
+    wrong_key = "wrong-key-0123456789"
+    async with FakeUpstream(create_bookstore_app(KEY, n_books=120)) as upstream:
+        refused = await record(spec, tmp_path, {"base_url": upstream.url, "api_key": wrong_key})
+    async with FakeUpstream(failing_second_page()) as upstream:
+        midway = await record(spec, tmp_path, {"base_url": upstream.url, "api_key": KEY})
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
+    unreachable = await record(spec, tmp_path, {"base_url": closed, "api_key": KEY})
+
+    assert {file: Path(file).read_bytes() for file in good.files} == before
+    assert refused.files == midway.files == unreachable.files == []
+    assert len(refused.failures) == 3
+    assert refused.failures[0] == (
+        "one book: UNAUTHENTICATED: the upstream refused the credentials (HTTP 401)"
+    )
+    assert not any(wrong_key in failure for failure in refused.failures)
+    assert midway.failures == [
+        "books to the last page: UPSTREAM_ERROR: the upstream answered HTTP 500"
+    ]
+    assert unreachable.failures[0].startswith("one book: UPSTREAM_UNAVAILABLE")
 
 
 async def test_a_missing_fixture_says_how_to_make_it(tmp_path: Path) -> None:

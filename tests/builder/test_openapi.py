@@ -1,4 +1,4 @@
-"""OpenAPI import: a Petstore-style document and GitHub's own description, served for real."""
+"""OpenAPI import: a Petstore-style document, a FastAPI app's and GitHub's own description."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 from aiohttp import web
+from fastapi import FastAPI, Query
+from pydantic import BaseModel, Field
 
 from connectql.builder.openapi import import_openapi, load_document, read_lock
 from connectql.runtime import Runtime
@@ -234,6 +236,147 @@ def test_swagger_2_and_openapi_3_1() -> None:
     assert new.spec["types"]["ThingsResultItem"]["fields"] == {"id": "Int!", "note": "String"}
 
 
+class Address(BaseModel):
+    city: str
+    zip: str | None = None
+
+
+class Item(BaseModel):
+    id: int
+    name: str
+    nickname: str | None = Field(None, description="What friends call it")
+    price: float | None  # required, yet may be null
+    tags: list[str] | None = None
+    address: Address | None = None
+    notes: list[str | None] = []
+
+
+class ItemPage(BaseModel):
+    items: list[Item]
+    next_cursor: str | None = None
+
+
+class NewItem(BaseModel):
+    name: str
+    address: Address | None = None
+
+
+def fastapi_app() -> FastAPI:
+    """Every Optional a FastAPI app has: fields, query parameters, a body, a response."""
+    app = FastAPI(title="Shop API")
+
+    @app.get("/items", operation_id="items")
+    def items(
+        q: str | None = None, limit: int | None = Query(None, le=100), cursor: str | None = None
+    ) -> ItemPage:
+        raise NotImplementedError
+
+    @app.get("/items/{item_id}", operation_id="item")
+    def item(item_id: int) -> Item | None:
+        raise NotImplementedError
+
+    @app.post("/items", operation_id="createItem")
+    def create_item(new: NewItem | None = None) -> Item:
+        raise NotImplementedError
+
+    return app
+
+
+def test_fastapis_optionals_import_as_nullable_types() -> None:
+    doc = fastapi_app().openapi()
+    assert doc["openapi"].startswith("3.1")
+    result = import_openapi(doc)
+    load_spec_text(result.yaml(), "shop.yaml")
+    types, ops = result.spec["types"], result.spec["operations"]
+    assert types["Item"]["fields"] == {
+        "id": "Int!",
+        "name": "String!",
+        "nickname": {"type": "String", "description": "What friends call it"},
+        "price": "Float",
+        "tags": "[String!]",
+        "address": "Address",
+        "notes": "[String]",
+    }
+    assert types["NewItemInput"]["fields"] == {"name": "String!", "address": "AddressInput"}
+    assert ops["items"]["args"] == {"q": "String"}  # limit and cursor drive pagination
+    assert ops["items"]["pagination"]["page_size"] == 100  # the Optional's maximum
+    assert ops["items"]["response"] == {"type": "[Item!]", "records": "items"}
+    assert ops["item"]["response"] == {"type": "Item"}
+    assert ops["createItem"]["args"] == {"input": "NewItemInput"}
+    assert result.spec["connector"]["name"] == "shop"
+
+
+def nullable_forms() -> list[Any]:
+    ref = {"$ref": "#/components/schemas/Tag"}
+    null = {"type": "null"}
+    other = {"$ref": "#/components/schemas/Label"}
+    return [
+        pytest.param({"type": "string"}, "String!", id="not-nullable"),
+        pytest.param({"anyOf": [{"type": "string"}, null]}, "String", id="anyOf-null"),
+        pytest.param({"oneOf": [null, {"type": "integer"}]}, "Int", id="oneOf-null"),
+        pytest.param({"type": ["boolean", "null"]}, "Boolean", id="type-list"),
+        pytest.param({"type": "number", "nullable": True}, "Float", id="openapi-3.0-nullable"),
+        pytest.param({"anyOf": [ref, null]}, "Tag", id="ref-or-null"),
+        pytest.param({"type": "array", "items": {"anyOf": [ref, null]}}, "[Tag]!", id="items"),
+        pytest.param(
+            {"oneOf": [ref, other, null], "discriminator": {"propertyName": "kind"}},
+            "ThingResultValue",  # the union of Tag and Label
+            id="union-or-null",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("schema", "expected"), nullable_forms())
+def test_a_schema_that_allows_null_is_a_nullable_field(schema: Any, expected: str) -> None:
+    tagged = {
+        "type": "object",
+        "required": ["kind"],
+        "properties": {"kind": {"type": "string"}, "name": {"type": "string"}},
+    }
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "Tags", "version": "1"},
+        "components": {"schemas": {"Tag": tagged, "Label": tagged}},
+        "paths": {
+            "/thing": {
+                "get": {
+                    "operationId": "thing",
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["value"],
+                                        "properties": {"value": schema},
+                                    }
+                                }
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+    result = import_openapi(doc)
+    load_spec_text(result.yaml(), "tags.yaml")
+    assert result.spec["types"]["ThingResult"]["fields"]["value"] == expected
+    assert not result.report.skipped
+
+
+@pytest.mark.parametrize(
+    ("document", "name"),
+    [
+        pytest.param(PETSTORE, "petstore", id="petstore"),
+        pytest.param(GITHUB_SUBSET, "github", id="github-subset"),
+    ],
+)
+def test_the_connector_name_is_short(document: Path, name: str) -> None:
+    result = import_openapi(load_document(document.read_text()))
+    assert result.spec["connector"]["name"] == name
+
+
 def test_a_reimport_keeps_every_name_with_the_lockfile() -> None:
     doc = load_document(PETSTORE.read_text())
     first = import_openapi(doc)
@@ -242,7 +385,9 @@ def test_a_reimport_keeps_every_name_with_the_lockfile() -> None:
     # a new schema arrives whose name would now win "Owner" on a fresh import
     changed["components"]["schemas"]["Owner"]["title"] = "Owner"
     changed["paths"]["/owners/{ownerId}"]["get"]["operationId"] = "get-owner"
+    changed["info"]["title"] = "Pet Shop"  # would be named `pet` on a fresh import
     again = import_openapi(changed, lock=lock)
+    assert again.spec["connector"]["name"] == "petstore"
     assert again.spec["operations"].keys() == first.spec["operations"].keys()
     assert again.spec["types"].keys() == first.spec["types"].keys()
     assert again.lock == first.lock
@@ -305,11 +450,11 @@ def full_github_description(cache: Path) -> Path:
 def test_the_full_github_description_imports_with_a_skip_report() -> None:
     cache = Path(os.environ.get("CONNECTQL_CACHE", Path.home() / ".cache" / "connectql-tests"))
     doc = json.loads(full_github_description(cache).read_text())
-    result = import_openapi(doc, name="github")
+    result = import_openapi(doc)
     spec = load_spec_text(result.yaml(), "github.yaml")
     assert len(spec.operations) > 1100
     assert result.report.skipped  # every skip has its reason
     assert all(s.reason for s in result.report.skipped)
     text = result.report.text()
     assert text.startswith(f"imported {len(spec.operations)} operations")
-    assert yaml.safe_load(result.yaml())["connector"]["name"] == "github"
+    assert yaml.safe_load(result.yaml())["connector"]["name"] == "github"  # from the title

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pty
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from connectql.cli.main import main
 from connectql.demo.runner import BOOKSTORE_SPEC
 from connectql.demo.upstream import create_bookstore_app, make_catalogue
 from connectql.spec.loader import load_spec
 from connectql.testing import FakeUpstream
+from tests.processes import EXECUTABLE, clean_env, run_cli
 
 PETSTORE = Path(__file__).parent.parent / "builder" / "data" / "petstore.yaml"
 
@@ -45,6 +49,69 @@ def test_import_openapi_writes_a_spec_a_lockfile_and_a_report(tmp_path: Path) ->
     assert yaml.safe_load(again.output.split("imported")[0])["operations"].keys() == (
         yaml.safe_load(out.read_text())["operations"].keys()
     )
+
+
+def test_outputs_go_into_folders_that_do_not_exist_yet(tmp_path: Path) -> None:
+    runner = CliRunner()
+    imported = runner.invoke(
+        main,
+        [
+            "import",
+            "openapi",
+            str(PETSTORE),
+            "-o",
+            str(tmp_path / "specs" / "petstore.yaml"),
+            "--lock",
+            str(tmp_path / "locks" / "petstore.json"),
+        ],
+    )
+    assert imported.exit_code == 0, imported.output
+    docs = runner.invoke(
+        main, ["generate", "docs", str(BOOKSTORE_SPEC), "-o", str(tmp_path / "docs" / "b.md")]
+    )
+    assert docs.exit_code == 0, docs.output
+    new = runner.invoke(main, ["new", "my_api", "-o", str(tmp_path / "drafts" / "my_api.yaml")])
+    assert new.exit_code == 0, new.output
+    load_spec(tmp_path / "specs" / "petstore.yaml")
+    assert json.loads((tmp_path / "locks" / "petstore.json").read_text())["names"]
+    assert (tmp_path / "docs" / "b.md").read_text().startswith("# ")
+    load_spec(tmp_path / "drafts" / "my_api.yaml")
+
+
+def stderr_on_a_terminal(*args: str, cwd: Path) -> str:
+    """Run `connectql ARGS` with its stderr on a pseudo-terminal; what it wrote there."""
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(
+        [str(EXECUTABLE), *args],
+        cwd=cwd,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    ) as process:
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(60) == 0
+    os.close(controller)
+    return b"".join(chunks).decode()
+
+
+def test_import_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    args = ("import", "openapi", str(PETSTORE), "-o", "petstore.yaml")
+    on_terminal = stderr_on_a_terminal(*args, cwd=tmp_path)
+    assert f"reading {PETSTORE}" in on_terminal
+    assert f"importing 7 operations  [{'#' * 36}]  100%" in on_terminal  # 2 are skipped
+    assert "imported 5 operations" in on_terminal  # then the report
+    piped = run_cli(*args, cwd=tmp_path)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr.startswith("imported 5 operations")
 
 
 def test_infer_shows_the_diff_and_writes_when_asked(tmp_path: Path) -> None:
@@ -103,7 +170,7 @@ def test_generate_docs(tmp_path: Path) -> None:
     assert "bookstore" in result.output
 
 
-async def test_record_then_test_offline(tmp_path: Path) -> None:
+def spec_with_a_test(directory: Path) -> Path:
     raw = yaml.safe_load(BOOKSTORE_SPEC.read_text())
     raw["tests"] = [
         {
@@ -114,8 +181,13 @@ async def test_record_then_test_offline(tmp_path: Path) -> None:
             "expect": {"requests": 1, "results": 1},
         }
     ]
-    spec = tmp_path / "bookstore.yaml"
+    spec = directory / "bookstore.yaml"
     spec.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return spec
+
+
+async def test_record_then_test_offline(tmp_path: Path) -> None:
+    spec = spec_with_a_test(tmp_path)
     runner = CliRunner()
     async with FakeUpstream(create_bookstore_app("cli-key-0123456789")) as upstream:
         recorded = await asyncio.to_thread(
@@ -137,6 +209,35 @@ async def test_record_then_test_offline(tmp_path: Path) -> None:
     assert replayed.exit_code == 0, replayed.output
     assert "ok   a book (1 requests)" in replayed.output
     assert "1 passed, 0 failed" in replayed.output
+
+
+async def test_record_reads_env_placeholders_and_keeps_fixtures_on_failure(
+    tmp_path: Path,
+) -> None:
+    spec, fixture = spec_with_a_test(tmp_path), tmp_path / "fixtures" / "book.json"
+    runner = CliRunner()
+    key = "env-key-0123456789"
+
+    def record(env: dict[str, str | None]) -> Result:
+        args = ["test", str(spec), "--record", "--set", f"base_url={upstream.url}"]
+        args += ["--set", "api_key={env.BOOKSTORE_KEY}"]
+        return runner.invoke(main, args, env=env)
+
+    async with FakeUpstream(create_bookstore_app(key)) as upstream:
+        unset = await asyncio.to_thread(record, {"BOOKSTORE_KEY": None})
+        assert not fixture.exists()
+        recorded = await asyncio.to_thread(record, {"BOOKSTORE_KEY": key})
+        good = fixture.read_text()
+        refused = await asyncio.to_thread(record, {"BOOKSTORE_KEY": "wrong-key-0123456789"})
+    assert unset.exit_code == 2
+    assert "--set api_key: environment variable BOOKSTORE_KEY is not set" in unset.output
+    assert recorded.exit_code == 0, recorded.output
+    assert f"recorded {fixture}" in recorded.output
+    assert refused.exit_code == 1
+    assert "FAIL a book: UNAUTHENTICATED: the upstream refused the credentials" in refused.output
+    assert "no fixture written: the recorded ones are unchanged" in refused.output
+    assert "wrong-key-0123456789" not in refused.output
+    assert fixture.read_text() == good
 
 
 def test_generate_client_and_check(tmp_path: Path) -> None:

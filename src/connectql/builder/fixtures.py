@@ -1,10 +1,11 @@
 """Offline fixture tests: the `tests:` section of a spec, recorded once, replayed forever.
 
 `record` calls the real API (any base URL) for every test and writes what was exchanged,
-with credentials and secret values redacted. `replay` serves those exchanges from a local
-server and checks each test's expectations: request count, first request, result count, and
-that results fit the declared types. Pagination stops and batch order/missing keys are
-therefore checked from fixtures, not by crawling a live API.
+with credentials and secret values redacted; if a call fails, it writes nothing, so a bad
+token or an outage never replaces good fixtures. `replay` serves those exchanges from a
+local server and checks each test's expectations: request count, first request, result
+count, and that results fit the declared types. Pagination stops and batch order/missing
+keys are therefore checked from fixtures, not by crawling a live API.
 """
 
 from __future__ import annotations
@@ -43,9 +44,24 @@ class Outcome:
 # --- recording -----------------------------------------------------------------------------
 
 
-async def record(spec: ConnectorSpec, spec_dir: Path, config: Mapping[str, Any]) -> list[str]:
-    """Run every test against the real API and write its fixture; return the files written."""
-    written = []
+@dataclass
+class Recording:
+    """What `record` did."""
+
+    files: list[str] = field(default_factory=list)
+    """The fixtures written: every test's, or none when one failed."""
+    failures: list[str] = field(default_factory=list)
+    """`test name: why` for each test whose call failed (secrets redacted)."""
+
+
+async def record(spec: ConnectorSpec, spec_dir: Path, config: Mapping[str, Any]) -> Recording:
+    """Run every test against the real API; write the fixtures only if every call succeeded.
+
+    A call fails when the connector raises (a status the spec's `errors` do not map to null
+    or empty, a connection or auth error), or when a key of a batch fails.
+    """
+    recording = Recording()
+    documents: dict[Path, str] = {}
     for test in spec.tests:
         connector = Connector(spec, config)
         exchanges: list[dict[str, Any]] = []
@@ -53,18 +69,33 @@ async def record(spec: ConnectorSpec, spec_dir: Path, config: Mapping[str, Any])
             _exchange(c, req, resp)
         )
         try:
-            await _call(connector, test)
-        except ConnectorError:
-            pass  # an error answer is recorded like any other
+            result = await _call(connector, test)
+        except ConnectorError as exc:
+            result = exc
         finally:
             await connector.stop()
-        path = spec_dir / test.fixture
-        path.parent.mkdir(parents=True, exist_ok=True)
+        failed = next((r for r in _as_list(result) if isinstance(r, ConnectorError)), None)
+        if failed is not None:
+            recording.failures.append(connector.redact(f"{test.name}: {_why(failed)}"))
+            continue
         document = {"connector": spec.name, "base_url": "{base_url}", "exchanges": exchanges}
         text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
-        path.write_text(connector.redact(text) + "\n", encoding="utf-8")
-        written.append(str(path))
-    return written
+        documents[spec_dir / test.fixture] = connector.redact(text) + "\n"
+    if recording.failures:
+        return recording
+    for path, text in documents.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        recording.files.append(str(path))
+    return recording
+
+
+def _as_list(result: Any) -> list[Any]:
+    return result if isinstance(result, list) else [result]
+
+
+def _why(error: ConnectorError) -> str:
+    return f"{error.code}: {error.message}"  # messages name the status and hold no secret
 
 
 def _exchange(connector: Connector, request: HttpRequest, response: HttpResponse) -> dict[str, Any]:

@@ -3,17 +3,54 @@ every name, and a report of the collisions that forced a suffix."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_TITLE_WORDS = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
+_STOP_WORDS = frozenset(
+    {
+        *("a", "an", "the", "my", "our", "for", "of", "and"),
+        *("api", "apis", "rest", "restful", "http", "json", "web", "openapi", "swagger"),
+        *("spec", "specification", "description", "official"),
+    }
+)
+"""Title words that never name an API on their own."""
+_GENERIC_HOST_LABELS = frozenset(
+    {"api", "apis", "rest", "www", "example", "localhost", "com", "co", "org", "net"}
+)
+_VERSION = re.compile(r"^v?\d+$")
 
 
 def words(text: str) -> list[str]:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return _WORDS.findall(ascii_text)
+    return _WORDS.findall(_ascii(text))
+
+
+def short_name(title: str, url: str = "") -> str:
+    """A short lower_snake connector name for an API: the title's first meaningful word
+    (`GitHub's official OpenAPI spec` → `github`), else the server's host
+    (`https://api.github.com` → `github`), else `imported`."""
+    text = _ascii(title.replace("\u2019", "'"))
+    for token in _TITLE_WORDS.findall(text):
+        word = re.sub(r"'s?$", "", token, flags=re.IGNORECASE).lower()
+        if word not in _STOP_WORDS and not _VERSION.match(word):
+            return connector_name(word)
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = [x for x in host.split(".")[:-1] if x not in _GENERIC_HOST_LABELS]
+        if labels:
+            return connector_name(labels[-1])
+    return "imported"
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
 def camel(text: str) -> str:
@@ -23,6 +60,13 @@ def camel(text: str) -> str:
         return "_"
     name = parts[0].lower() + "".join(p[:1].upper() + p[1:].lower() for p in parts[1:])
     return f"_{name}" if name[0].isdigit() else name
+
+
+def connector_name(title: str) -> str:
+    """`Weather API` → `weather_api`: lower_snake, at most 40 characters, a leading digit
+    prefixed with `api_`; empty when the title has no letters or digits."""
+    name = "_".join(w.lower() for w in words(title))[:40].strip("_")
+    return name if not name or name[0].isalpha() else f"api_{name}"[:40]
 
 
 def pascal(text: str) -> str:

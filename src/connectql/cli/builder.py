@@ -8,14 +8,17 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TypeVar
 
 import click
 
-from connectql.cli.common import fail, load_or_exit, pair
+from connectql.cli.common import fail, load_or_exit, pair, write_output
 from connectql.errors import ConfigError, ConnectqlError, SpecErrors
 from connectql.spec.loader import load_spec, load_spec_text
+
+_T = TypeVar("_T")
 
 
 @click.command()
@@ -65,24 +68,44 @@ def import_openapi_command(
     The report (skipped parts, name collisions, proposed pagination) goes to stderr; with
     --lock, names chosen before are kept and the lockfile is updated.
     """
-    from connectql.builder.openapi import import_openapi, load_document, read_lock, read_source
+    from connectql.builder.openapi import (
+        import_openapi,
+        load_document,
+        no_progress,
+        read_lock,
+        read_source,
+    )
 
+    on_terminal = sys.stderr.isatty()
     lock_path = Path(lock_file) if lock_file else None
     try:
+        if on_terminal:
+            click.echo(f"reading {source}", err=True)
         text = read_source(source, fetch=_fetch)
         lock = read_lock(lock_path.read_text()) if lock_path and lock_path.exists() else {}
         kinds = {**dict.fromkeys(queries, "query"), **dict.fromkeys(mutations, "mutation")}
-        result = import_openapi(load_document(text), name=name, lock=lock, kinds=kinds)
+        result = import_openapi(
+            load_document(text),
+            name=name,
+            lock=lock,
+            kinds=kinds,
+            progress=_progress_bar if on_terminal else no_progress,
+        )
     except ConnectqlError as exc:
         fail(exc)
         return
     if output:
-        Path(output).write_text(result.yaml(), encoding="utf-8")
+        write_output(Path(output), result.yaml())
     else:
         click.echo(result.yaml(), nl=False)
     if lock_path:
-        lock_path.write_text(result.lock_json(), encoding="utf-8")
+        write_output(lock_path, result.lock_json())
     click.echo(result.report.text(), err=True)
+
+
+def _progress_bar(items: Sequence[_T], label: str) -> Iterator[_T]:
+    with click.progressbar(items, label=label, file=sys.stderr) as bar:
+        yield from bar
 
 
 def _fetch(url: str) -> str:
@@ -150,6 +173,7 @@ def test_command(spec_file: str, record: bool, values: tuple[str, ...]) -> None:
     """Run a spec's `tests:` offline against recorded fixtures (or record them)."""
     from connectql.builder.fixtures import record as record_fixtures
     from connectql.builder.fixtures import replay
+    from connectql.config import fill_env
 
     try:
         spec = load_spec(spec_file)
@@ -161,9 +185,18 @@ def test_command(spec_file: str, record: bool, values: tuple[str, ...]) -> None:
     if not spec.tests:
         raise click.ClickException(f"{spec_file} has no tests: section")
     if record:
-        config = {k: os.path.expandvars(v) for k, v in (pair(v) for v in values)}
-        written = asyncio.run(record_fixtures(spec, directory, config))
-        for file in written:
+        try:
+            config = fill_env(dict(pair(v) for v in values), os.environ, "--set", ())
+            recording = asyncio.run(record_fixtures(spec, directory, config))
+        except ConnectqlError as exc:
+            fail(exc)
+            return
+        for failure in recording.failures:
+            click.echo(f"FAIL {failure}", err=True)
+        if recording.failures:
+            click.echo("no fixture written: the recorded ones are unchanged", err=True)
+            sys.exit(1)
+        for file in recording.files:
             click.echo(f"recorded {file}")
         return
     outcomes = asyncio.run(replay(spec, directory))
@@ -205,13 +238,17 @@ def generate_client_command(spec_file: str, output: str, package: str | None, ch
 
 @generate.command("docs")
 @click.argument("spec_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", type=click.File("w"), default="-")
-def generate_docs_command(spec_file: str, output: TextIO) -> None:
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Default: stdout.")
+def generate_docs_command(spec_file: str, output: str | None) -> None:
     """Markdown: overview, auth setup, every operation with an example, types, errors."""
     from connectql.builder.docs import generate_docs
 
     spec = load_or_exit(spec_file)
-    output.write(generate_docs(spec, fixtures_dir=Path(spec_file).parent))
+    text = generate_docs(spec, fixtures_dir=Path(spec_file).parent)
+    if output:
+        write_output(Path(output), text)
+    else:
+        click.echo(text, nl=False)
 
 
 @click.command("new")
@@ -236,5 +273,5 @@ def new_command(name: str, template: str, output: str | None) -> None:
     target = Path(output or f"{name}.yaml")
     if target.exists():
         raise click.ClickException(f"{target} exists; not overwriting it")
-    target.write_text(text, encoding="utf-8")
+    write_output(target, text)
     click.echo(f"wrote {target}; check it with: connectql validate {target}")

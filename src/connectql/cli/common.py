@@ -43,3 +43,9 @@ def pair(text: str) -> tuple[str, str]:
     if not sep:
         raise click.BadParameter(f"{text!r} is not KEY=VALUE", param_hint="--set")
     return key, value
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write an output file, creating its folder (`-o docs/shop.md` in a fresh checkout)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
