@@ -62,7 +62,7 @@ async def test_create_then_query_at_once(tmp_path: Path, bookstore: FakeUpstream
         assert created["applied"] is True
         assert created["connector"] == {
             "name": "bookstore",
-            "state": "running",
+            "state": "RUNNING",
             "registryVersion": 1,
         }
         assert created["schemaVersion"] > before.data["schemaVersion"]
@@ -146,7 +146,7 @@ async def test_configure_start_stop_delete(tmp_path: Path, bookstore: FakeUpstre
             "{ ... on ConnectorChanged { applied connector { state } } } }",
             {"s": bookstore_spec_text()},
         )
-        assert created.data["createConnector"]["connector"]["state"] == "stopped"
+        assert created.data["createConnector"]["connector"]["state"] == "STOPPED"
         refused = await execute(
             url, 'mutation { startConnector(name: "bookstore") { __typename } }'
         )
@@ -165,7 +165,7 @@ async def test_configure_start_stop_delete(tmp_path: Path, bookstore: FakeUpstre
             'mutation { startConnector(name: "bookstore") '
             "{ ... on ConnectorChanged { connector { state health { state } } } } }",
         )
-        assert started.data["startConnector"]["connector"]["state"] == "running"
+        assert started.data["startConnector"]["connector"]["state"] == "RUNNING"
         assert (await execute(url, BOOK)).errors is None
 
         stop = (
@@ -179,7 +179,7 @@ async def test_configure_start_stop_delete(tmp_path: Path, bookstore: FakeUpstre
         assert stopped.data["stopConnector"]["applied"] is True
         assert "Cannot query field 'bookstore'" in (await execute(url, BOOK)).errors[0]["message"]
         status = await execute(url, '{ connector(name: "bookstore") { state health { state } } }')
-        assert status.data["connector"] == {"state": "stopped", "health": {"state": "stopped"}}
+        assert status.data["connector"] == {"state": "STOPPED", "health": {"state": "STOPPED"}}
 
         deleted = await execute(
             url,

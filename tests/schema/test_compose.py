@@ -38,7 +38,7 @@ async def test_static_strawberry_fields_still_resolve() -> None:
     )
     assert result.errors is None
     assert result.data == {
-        "connectors": [{"name": "bookstore", "state": "stopped"}],
+        "connectors": [{"name": "bookstore", "state": "STOPPED"}],
         "connector": None,
     }
 

@@ -39,7 +39,7 @@ async def test_import_a_document_then_serve_it(tmp_path: Path) -> None:
 
         stored = await execute(url, IMPORT, {"source": text, "dry": False})
         created = stored.data["importOpenAPI"]["connector"]
-        assert created["connector"] == {"name": "petstore", "state": "stopped"}
+        assert created["connector"] == {"name": "petstore", "state": "STOPPED"}
         configured = await execute(
             url,
             'mutation($c: JSON!) { configureConnector(name: "petstore", config: $c) '

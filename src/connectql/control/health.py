@@ -66,7 +66,8 @@ class HealthMonitor:
         self._observe(connector, None, None)
 
     def set(self, name: str, state: str, reason: str) -> None:
-        """A lifecycle state (starting, stopped) set by the control plane."""
+        """A state the control plane knows and the calls cannot show: starting, stopped, or
+        down when a connector that should run cannot."""
         self._change(name, state, reason)
 
     def forget(self, name: str) -> None:
@@ -84,7 +85,8 @@ class HealthMonitor:
             return
         health = Health(name, state, reason, dt.datetime.now(dt.UTC).isoformat(), self._bus.origin)
         self.current[name] = health
-        log.info("connector %s is %s: %s", name, state, reason)
+        level = logging.WARNING if state == DOWN else logging.INFO
+        log.log(level, "connector %s is %s: %s", name, state, reason)
         task = asyncio.get_running_loop().create_task(self._bus.publish(HEALTH, asdict(health)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

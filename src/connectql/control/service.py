@@ -19,7 +19,7 @@ from typing import Any
 from connectql.connectors.connector import Connector, resolve_config
 from connectql.connectors.egress import EgressPolicy
 from connectql.connectors.trace import TraceEntry, tracing
-from connectql.control.health import STARTING, STOPPED, HealthMonitor
+from connectql.control.health import DOWN, STARTING, STOPPED, HealthMonitor
 from connectql.control.usage import UsageCounter
 from connectql.errors import (
     ConfigError,
@@ -134,9 +134,12 @@ class ControlPlane:
                 continue
             try:
                 spec = self._parse(item.spec_text, item.spec_format, item.name, item.version)
-                specs.append((spec, self._config_for(spec, item.config)))
+                config = self._config_for(spec, item.config)
+                resolve_config(spec, config)  # a config that can't run fails here, not below
+                specs.append((spec, config))
             except ConnectqlError as exc:  # reported; the others still start
                 log.error("connector %s v%d cannot run: %s", item.name, item.version, exc)
+                self.health.set(item.name, DOWN, f"cannot run: {exc}")
         plan = self.runtime.prepare(specs, restricted=set(stored))
         self.stored = stored
         self.runtime.apply(plan)
@@ -165,6 +168,19 @@ class ControlPlane:
 
     def names(self) -> list[str]:
         return sorted({*self.static, *self.stored})
+
+    def require(self, name: str) -> None:
+        """Raise NotFound unless `name` is a connector here, served or stored."""
+        if name not in self.runtime.connectors and name not in self.stored:
+            raise NotFound(f"no connector named {name!r}")
+
+    def running(self, name: str) -> Connector:
+        """The live connector `name`; NotFound, or ControlError if it is stopped."""
+        connector = self.runtime.connectors.get(name)
+        if connector is None:
+            self.require(name)
+            raise ControlError(f"connector {name!r} is stopped; start it first")
+        return connector
 
     # --- changes -------------------------------------------------------------------------
 
@@ -273,18 +289,30 @@ class ControlPlane:
         registry = self._registry()
         async with self._lock:
             stored = self.managed(name)
-            spec = self._parse(stored.spec_text, stored.spec_format, name, stored.version)
             self.health.set(name, STARTING, "starting")
             try:
+                spec = self._parse(stored.spec_text, stored.spec_format, name, stored.version)
                 plan = self._plan(add=(spec, self._config_for(spec, stored.config)))
-            except (ConfigError, ControlError) as exc:
-                self.health.set(name, STOPPED, f"cannot start: {exc}")
+                await self._check_egress(plan, name)
+                self.stored[name] = await registry.set_desired_state(name, RUNNING)
+            except BaseException as exc:  # cancelled too: health must not stay `starting`
+                why = str(exc) if isinstance(exc, ConnectqlError) else "an internal error"
+                self._start_refused(name, f"cannot start: {why}")
                 raise
-            await self._check_egress(plan, name)
-            self.stored[name] = await registry.set_desired_state(name, RUNNING)
             change = self._apply(name, plan)
         await self._announce(change)
         return change
+
+    def _start_refused(self, name: str, reason: str) -> None:
+        """Health leaves `starting`: a served connector is judged again; one not served is
+        `stopped`, or `down` if the registry says it should run."""
+        live = self.runtime.connectors.get(name)
+        if live is not None:
+            self.health.watch(live)
+        elif self.stored[name].desired_state == RUNNING:
+            self.health.set(name, DOWN, reason)
+        else:
+            self.health.set(name, STOPPED, reason)
 
     async def stop_connector(self, name: str, *, force: bool = False) -> Change:
         registry = self._registry()
@@ -324,7 +352,7 @@ class ControlPlane:
         self, name: str, operation: str, args: Mapping[str, Any] | None = None
     ) -> TestOutcome:
         """Call one operation once (the first page if paginated), with a request trace."""
-        connector = self._running(name)
+        connector = self.running(name)
         if operation not in connector.spec.operations:
             known = ", ".join(sorted(connector.spec.operations))
             raise NotFound(f"connector {name!r} has no operation {operation!r} ({known})")
@@ -348,16 +376,11 @@ class ControlPlane:
 
     def _registry(self) -> Registry:
         if self.registry is None:
-            raise ControlError("this server runs without a registry; connectors are read-only")
+            raise ControlError(
+                "this server is stateless (--stateless): it serves connectql.yaml only, and "
+                "connectors can't be created or changed while it runs"
+            )
         return self.registry
-
-    def _running(self, name: str) -> Connector:
-        connector = self.runtime.connectors.get(name)
-        if connector is None:
-            if name in self.stored:
-                raise ControlError(f"connector {name!r} is stopped; start it first")
-            raise NotFound(f"no connector named {name!r}")
-        return connector
 
     @staticmethod
     def _parse(

@@ -58,13 +58,49 @@ class SpecFormat(enum.Enum):
     JSON = "json"
 
 
-@strawberry.type(description="A connector's health: starting, up, degraded, down or stopped.")
+# The enums' values are the strings the runtime, the events and the REST API use.
+
+
+@strawberry.enum(description="Whether a connector is served on this replica.")
+class ConnectorState(enum.Enum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+@strawberry.enum(description="A circuit breaker's state.")
+class BreakerState(enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@strawberry.enum(description="A connector's health.")
+class HealthState(enum.Enum):
+    STARTING = "starting"
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    STOPPED = "stopped"
+
+
+@strawberry.type(description="A connector's health, and why.")
 class Health:
     connector: str
-    state: str
+    state: HealthState
     reason: str
     at: str = strawberry.field(description="ISO 8601 time of the last change.")
     replica: str = strawberry.field(description="The replica that judged it.")
+
+
+def _health(fields: Mapping[str, Any]) -> Health:
+    """A health record or event (the same keys) as its GraphQL type."""
+    return Health(
+        connector=fields["connector"],
+        state=HealthState(fields["state"]),
+        reason=fields["reason"],
+        at=fields["at"],
+        replica=fields.get("replica", ""),
+    )
 
 
 @strawberry.type
@@ -91,7 +127,7 @@ class Metrics:
     retries: int
     rate_limit_waits: int
     rate_limit_wait_seconds: float
-    breaker: str
+    breaker: BreakerState
     latency_ms: Latency
 
 
@@ -108,8 +144,8 @@ class ConnectorStatus:
     title: str | None
     version: str = strawberry.field(description="The spec's own `connector.version`.")
     source: str = strawberry.field(description="`config` (connectql.yaml) or `registry`.")
-    state: str = strawberry.field(description="running or stopped on this replica.")
-    breaker: str = strawberry.field(description="Circuit breaker: closed, open or half_open.")
+    state: ConnectorState = strawberry.field(description="On this replica.")
+    breaker: BreakerState
     operations: list[str]
     registry_version: int | None = strawberry.field(
         description="The registry's current spec version (null for config connectors)."
@@ -121,7 +157,7 @@ class ConnectorStatus:
     def health(self, info: Ctx) -> Health | None:
         control = info.context.control
         found = control.health.current.get(self._name) if control else None
-        return Health(**asdict(found)) if found else None
+        return _health(asdict(found)) if found else None
 
     @strawberry.field
     def metrics(self) -> Metrics | None:
@@ -178,7 +214,7 @@ def _metrics(connector: Connector) -> Metrics:
         retries=m.retries,
         rate_limit_waits=m.rate_limit_waits,
         rate_limit_wait_seconds=m.rate_limit_wait_seconds,
-        breaker=connector.breaker.state if connector.breaker else "closed",
+        breaker=_breaker(connector),
         latency_ms=Latency(
             count=latency.total,
             p50=latency.quantile(0.5),
@@ -186,6 +222,10 @@ def _metrics(connector: Connector) -> Metrics:
             p99=latency.quantile(0.99),
         ),
     )
+
+
+def _breaker(connector: Connector) -> BreakerState:
+    return BreakerState(connector.breaker.state) if connector.breaker else BreakerState.CLOSED
 
 
 def _status(info: Ctx, name: str) -> ConnectorStatus | None:
@@ -204,8 +244,8 @@ def _status(info: Ctx, name: str) -> ConnectorStatus | None:
         title=spec.connector.title if spec else None,
         version=spec.connector.version if spec else "",
         source="registry" if stored else "config",
-        state=connector.state if connector else "stopped",
-        breaker=connector.breaker.state if connector and connector.breaker else "closed",
+        state=ConnectorState(connector.state) if connector else ConnectorState.STOPPED,
+        breaker=_breaker(connector) if connector else BreakerState.CLOSED,
         operations=sorted(spec.operations) if spec else [],
         registry_version=stored.version if stored else None,
         _connector=connector,
@@ -460,22 +500,17 @@ class Subscription:
     @strawberry.subscription(description="The connector's health now, then on every change.")
     async def connector_health(self, info: Ctx, name: str) -> AsyncGenerator[Health, None]:
         control = _control(info)
+        control.require(name)  # an unknown name would otherwise wait forever in silence
         from connectql.events import HEALTH
 
         async with control.bus.subscribe(HEALTH) as events:
             current = control.health.current.get(name)
             if current is not None:
-                yield Health(**asdict(current))
+                yield _health(asdict(current))
             while True:
                 event = await events.get()
                 if event.get("connector") == name:
-                    yield Health(
-                        connector=name,
-                        state=event["state"],
-                        reason=event["reason"],
-                        at=event["at"],
-                        replica=event.get("replica", ""),
-                    )
+                    yield _health(event)
 
     @strawberry.subscription(description="The connector's metrics every intervalMs.")
     async def connector_metrics(
@@ -484,10 +519,7 @@ class Subscription:
         control = _control(info)
         interval = max(MIN_INTERVAL_MS, interval_ms) / 1000
         while True:
-            connector = control.runtime.connectors.get(name)
-            if connector is None:
-                raise ControlError(f"connector {name!r} is not running")
-            yield _metrics(connector)
+            yield _metrics(control.running(name))
             await asyncio.sleep(interval)
 
     @strawberry.subscription(description="Every change of this replica's live schema.")

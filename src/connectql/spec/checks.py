@@ -1,11 +1,15 @@
 """Semantic checks of a structurally valid spec: what pydantic alone cannot see.
 
 Each check yields (location, message); the loader turns locations into file:line:column.
+When parts of a file are structurally broken, the loader checks the spec without them and
+names them in `broken`: a reference to a broken part is not reported as unknown (its own
+error is), only real problems of the well-formed parts are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from connectql.spec.models import (
@@ -24,25 +28,44 @@ Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
 
 
-def check_spec(spec: ConnectorSpec) -> list[Problem]:
-    """Every semantic problem of `spec`, in file order as far as possible."""
+def check_spec(spec: ConnectorSpec, broken: Collection[Loc] = ()) -> list[Problem]:
+    """Every semantic problem of `spec`; `broken` holds the locations of the parts of the file
+    left out of `spec` (an entry such as ("types", "Item"), or a section such as ("config",))."""
+    left_out = _Broken(frozenset(broken))
     return [
-        *_check_templates(spec),
-        *_check_types(spec),
-        *_check_operations(spec),
-        *_check_tests(spec),
+        *_check_templates(spec, left_out),
+        *_check_types(spec, left_out),
+        *_check_operations(spec, left_out),
+        *_check_tests(spec, left_out),
     ]
 
 
-def _check_tests(spec: ConnectorSpec) -> Iterator[Problem]:
+@dataclass(frozen=True)
+class _Broken:
+    """The parts of the file left out of the checked spec: declared, but not checkable."""
+
+    locs: frozenset[Loc]
+
+    def has(self, section: str, name: str) -> bool:
+        """Whether `section.name` is declared in the file but left out as broken."""
+        return (section,) in self.locs or (section, name) in self.locs
+
+    def declared(self, section: str, checked: Iterable[str]) -> set[str]:
+        """The names of `section` in the file: those checked and the broken ones."""
+        return {*checked, *(str(loc[1]) for loc in self.locs if loc[:1] == (section,) and loc[1:])}
+
+
+def _check_tests(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
     for i, test in enumerate(spec.tests):
         op = spec.operations.get(test.operation)
         if op is None:
-            yield (
-                ("tests", i, "operation"),
-                f"test {test.name!r} names operation {test.operation!r}, which is not "
-                f"declared ({_names(spec.operations)})",
-            )
+            if not broken.has("operations", test.operation):
+                declared = _names(broken.declared("operations", spec.operations))
+                yield (
+                    ("tests", i, "operation"),
+                    f"test {test.name!r} names operation {test.operation!r}, which is not "
+                    f"declared ({declared})",
+                )
             continue
         for name in test.args:
             if name not in op.args:
@@ -57,22 +80,24 @@ def _check_tests(spec: ConnectorSpec) -> Iterator[Problem]:
 # --- templates ---------------------------------------------------------------------------
 
 
-def _check_templates(spec: ConnectorSpec) -> Iterator[Problem]:
+def _check_templates(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
     """`{config.x}` must name a config key everywhere; `env` is for connectql.yaml only."""
     source = spec.source.model_dump(by_alias=True, exclude_defaults=True)
-    yield from _placeholders(spec, ("source",), source, allowed={"config"})
+    yield from _placeholders(spec, broken, ("source",), source, allowed={"config"})
     for name, op in spec.operations.items():
         loc: Loc = ("operations", name, "request")
         request = op.request.model_dump(exclude_defaults=True)
-        yield from _placeholders(spec, loc, request, allowed={"config", "args"}, op=op)
+        yield from _placeholders(spec, broken, loc, request, allowed={"config", "args"}, op=op)
         if op.batch is not None and op.batch.request is not None:
             loc = ("operations", name, "batch", "request")
             request = op.batch.request.model_dump(exclude_defaults=True)
-            yield from _placeholders(spec, loc, request, allowed={"config", "args", "keys"}, op=op)
+            allowed = {"config", "args", "keys"}
+            yield from _placeholders(spec, broken, loc, request, allowed=allowed, op=op)
 
 
 def _placeholders(
     spec: ConnectorSpec,
+    broken: _Broken,
     base: Loc,
     value: Any,
     *,
@@ -90,8 +115,13 @@ def _placeholders(
                     else ""
                 )
                 yield loc, f"{ph.text} is not available here (allowed: {_names(allowed)}){hint}"
-            elif ph.namespace == "config" and head not in spec.config:
-                yield loc, f"{ph.text} names no declared config key ({_names(spec.config)})"
+            elif (
+                ph.namespace == "config"
+                and head not in spec.config
+                and not broken.has("config", str(head))
+            ):
+                declared = _names(broken.declared("config", spec.config))
+                yield loc, f"{ph.text} names no declared config key ({declared})"
             elif ph.namespace == "args" and op is not None and head not in op.args:
                 yield loc, f"{ph.text} names no argument of this operation ({_names(op.args)})"
 
@@ -111,12 +141,14 @@ def _kind(spec: ConnectorSpec, name: str) -> str | None:
     return None if found is None else found.kind
 
 
-def _type_ref(spec: ConnectorSpec, loc: Loc, text: str, role: str) -> Iterator[Problem]:
+def _type_ref(
+    spec: ConnectorSpec, broken: _Broken, loc: Loc, text: str, role: str
+) -> Iterator[Problem]:
     """A reference must name a declared type usable as `role` (input or output)."""
     base = parse_type_ref(text).base
     kind = _kind(spec, base)
-    if kind is None:
-        declared = ", ".join(sorted(spec.types)) or "none"
+    if kind is None and not broken.has("types", base):
+        declared = ", ".join(sorted(broken.declared("types", spec.types))) or "none"
         yield (
             loc,
             f"unknown type {base!r} (declared types: {declared}; "
@@ -136,7 +168,7 @@ def _type_ref(spec: ConnectorSpec, loc: Loc, text: str, role: str) -> Iterator[P
         )
 
 
-def _check_types(spec: ConnectorSpec) -> Iterator[Problem]:
+def _check_types(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
     reserved = {"Query", "Mutation"} | {
         f"{parse_type_ref(op.response.type).base}{suffix}"
         for op in spec.operations.values()
@@ -151,19 +183,20 @@ def _check_types(spec: ConnectorSpec) -> Iterator[Problem]:
             role = "output" if isinstance(type_spec, ObjectType) else "input"
             for fname, field in type_spec.fields.items():
                 floc = (*loc, "fields", fname)
-                yield from _type_ref(spec, (*floc, "type"), field.type, role)
+                yield from _type_ref(spec, broken, (*floc, "type"), field.type, role)
                 if field.resolve is not None:
                     if isinstance(type_spec, InputType):
                         yield (*floc, "resolve"), "input fields cannot resolve through an operation"
                     else:
+                        resolve = field.resolve
                         yield from _check_resolve(
-                            spec, (*floc, "resolve"), field.resolve.operation, field.resolve.args
+                            spec, broken, (*floc, "resolve"), resolve.operation, resolve.args
                         )
         elif isinstance(type_spec, EnumType):
             yield from _check_enum(loc, type_spec)
         elif isinstance(type_spec, UnionType):
             for i, member in enumerate(type_spec.types):
-                if _kind(spec, member) != "object":
+                if _kind(spec, member) != "object" and not broken.has("types", member):
                     yield (
                         (*loc, "types", i),
                         f"union member {member!r} must be a declared object type",
@@ -192,15 +225,16 @@ def _check_enum(loc: Loc, spec: EnumType) -> Iterator[Problem]:
 
 
 def _check_resolve(
-    spec: ConnectorSpec, loc: Loc, target: str, args: Mapping[str, Any]
+    spec: ConnectorSpec, broken: _Broken, loc: Loc, target: str, args: Mapping[str, Any]
 ) -> Iterator[Problem]:
     op = spec.operations.get(target)
     if op is None:
-        yield (
-            (*loc, "operation"),
-            f"resolve names operation {target!r}, which is not declared "
-            f"({_names(spec.operations)})",
-        )
+        if not broken.has("operations", target):
+            declared = _names(broken.declared("operations", spec.operations))
+            yield (
+                (*loc, "operation"),
+                f"resolve names operation {target!r}, which is not declared ({declared})",
+            )
         return
     for name in args:
         if name not in op.args:
@@ -223,12 +257,12 @@ def _check_resolve(
 # --- operations ---------------------------------------------------------------------------
 
 
-def _check_operations(spec: ConnectorSpec) -> Iterator[Problem]:
+def _check_operations(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
     for name, op in spec.operations.items():
         loc: Loc = ("operations", name)
         for arg_name, arg in op.args.items():
-            yield from _type_ref(spec, (*loc, "args", arg_name, "type"), arg.type, "input")
-        yield from _type_ref(spec, (*loc, "response", "type"), op.response.type, "output")
+            yield from _type_ref(spec, broken, (*loc, "args", arg_name, "type"), arg.type, "input")
+        yield from _type_ref(spec, broken, (*loc, "response", "type"), op.response.type, "output")
         if op.kind == "mutation" and op.is_paginated:
             yield (*loc, "pagination"), "a mutation cannot be paginated"
         if op.batch is not None:

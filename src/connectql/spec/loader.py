@@ -5,9 +5,9 @@
 
 The file is composed into YAML nodes first, so every key and item keeps its line and column;
 pydantic validates the plain data; each pydantic error's location is mapped back to a node.
-Semantic checks (`connectql.spec.checks`) run only when the structure is valid. Messages
-never repeat the offending value except for short enum-like choices, so a secret pasted in
-the wrong place is not echoed.
+Semantic checks (`connectql.spec.checks`) run on the parts whose structure is valid, so one
+pass reports both kinds, sorted by line. Messages never repeat the offending value except for
+short enum-like choices, so a secret pasted in the wrong place is not echoed.
 """
 
 from __future__ import annotations
@@ -102,12 +102,46 @@ def validate_data(data: Any, positions: Positions, filename: str) -> ConnectorSp
     try:
         spec = ConnectorSpec.model_validate(data)
     except ValidationError as exc:
-        errors = [located(*_explain(err, data)) for err in exc.errors(include_url=False)]
-        raise SpecErrors(_unique(errors)) from None
+        structural = [_explain(err, data) for err in exc.errors(include_url=False)]
+        broken = {_part(loc) for loc, _ in structural}
+        rest = _well_formed(data, broken)
+        semantic = check_spec(rest, broken) if rest is not None else []
+        raise SpecErrors(_in_file_order([located(*p) for p in [*structural, *semantic]])) from None
     problems = [located(loc, message) for loc, message in check_spec(spec)]
     if problems:
-        raise SpecErrors(_unique(problems))
+        raise SpecErrors(_in_file_order(problems))
     return spec
+
+
+# --- the well-formed rest of a broken spec ------------------------------------------------
+
+ENTRIES = ("config", "types", "operations")
+"""Sections whose entries are checked one by one: a broken entry leaves the others."""
+STAND_INS: dict[str, Any] = {"connector": {"name": "spec"}, "source": {"base_url": ""}}
+"""Minimal valid values for required sections that are broken, so that the rest can still be
+checked; they hold no references, so no problem is found in them."""
+
+
+def _part(loc: Loc) -> Loc:
+    """The part a structural error breaks: an entry of ENTRIES, else a top-level section."""
+    return loc[:2] if loc[:1] and loc[0] in ENTRIES and len(loc) > 1 else loc[:1]
+
+
+def _well_formed(data: dict[Any, Any], broken: set[Loc]) -> ConnectorSpec | None:
+    """The spec without its `broken` parts, or None when too little is left to check."""
+    if () in broken:
+        return None
+    rest = {key: STAND_INS[key] for key in STAND_INS if (key,) in broken}
+    for key, value in data.items():
+        if (key,) in broken:
+            continue  # an optional section keeps its default
+        if key in ENTRIES and isinstance(value, dict):
+            value = {name: v for name, v in value.items() if (key, name) not in broken}
+        rest[key] = value
+    try:
+        return ConnectorSpec.model_validate(rest)
+    except ValidationError:  # e.g. every operation is broken
+        return None
 
 
 # --- YAML with positions ------------------------------------------------------------------
@@ -134,19 +168,12 @@ def _compose(text: str, filename: str) -> tuple[Any, Positions]:
             ]
         ) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or "invalid YAML"
-        context = f" {exc.context}" if exc.context else ""
+        at_line, at_column, problem = _syntax_error(exc, text)
         raise SpecErrors(
             [
                 SpecError(
-                    f"invalid YAML/JSON: {problem}{context}",
-                    SpecLocation(
-                        filename,
-                        mark.line + 1 if mark else None,
-                        mark.column + 1 if mark else None,
-                        "",
-                    ),
+                    f"invalid YAML/JSON: {problem}",
+                    SpecLocation(filename, at_line, at_column, ""),
                 )
             ]
         ) from None
@@ -158,6 +185,82 @@ def _compose(text: str, filename: str) -> tuple[Any, Positions]:
     if duplicates:
         raise SpecErrors(duplicates)
     return data, positions
+
+
+SIMPLE_KEY = "while scanning a simple key"
+"""PyYAML's and libyaml's context for a key whose ':' never came."""
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[int | None, int | None, str]:
+    """Line, column and message of a YAML syntax error, at the mistake."""
+    problem = exc.problem_mark
+    before = _token_before(text, problem) if problem is not None else None
+    if (
+        isinstance(before, yaml.ScalarToken)
+        and before.style in ('"', "'")
+        and before.start_mark.line < before.end_mark.line
+    ):  # a quote left open takes in the lines up to the next quote
+        start, end = before.start_mark, before.end_mark
+        message = f"this quoted text runs on to line {end.line + 1}: is its closing quote missing?"
+        return start.line + 1, start.column + 1, message
+    mark = _mistake(exc, text, before)
+    if mark is None:
+        return None, None, _syntax_problem(exc, text, None)
+    if _at_end(mark, text):  # nothing began: the last thing written is unfinished
+        written = text.rstrip()
+        line, column = written.count("\n") + 1, len(written) - written.rfind("\n") - 1
+    else:
+        line, column = mark.line + 1, mark.column + 1
+    return line, column, _syntax_problem(exc, text, line)
+
+
+def _mistake(exc: yaml.MarkedYAMLError, text: str, before: yaml.Token | None) -> yaml.Mark | None:
+    """The parser says where it gave up, which can be lines after the mistake."""
+    problem, context = exc.problem_mark, exc.context_mark
+    if problem is None or context is None:
+        return problem or context
+    if _at_end(problem, text) or exc.context == SIMPLE_KEY:
+        return context  # where the part left open (to the end), or the key without ':', began
+    if text[context.index : context.index + 1] not in ("[", "{") or context.line == problem.line:
+        return problem
+    if not text.lstrip().startswith(("{", "[")):
+        return context  # a bracket left open in block YAML took in the lines after it
+    item: yaml.Mark | None = before.start_mark if before is not None else None
+    if item is not None and item.line < problem.line:
+        return item  # JSON: the item a ',' or closing bracket should follow
+    return problem
+
+
+def _token_before(text: str, problem: yaml.Mark) -> yaml.Token | None:
+    """The last token that starts before the error."""
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=COMPOSER):
+            if token.start_mark.index >= problem.index:
+                break
+            last = token
+    except yaml.MarkedYAMLError:
+        pass
+    return last
+
+
+def _at_end(mark: yaml.Mark, text: str) -> bool:
+    return not text[mark.index :].strip()
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, line: int | None) -> str:
+    """The parser's words, with the line its context began on when that is not `line`."""
+    message = exc.problem or "invalid YAML"
+    context, problem = exc.context_mark, exc.problem_mark
+    if exc.context:
+        message += f" {exc.context}"
+        began = context.line + 1 if context and not _at_end(context, text) else None
+        if began is not None and began != line:
+            message += f" (started at line {began})"
+    tab = problem is not None and text[problem.index : problem.index + 1] == "\t"
+    if tab and "tab" not in message:  # libyaml does not say which character it found
+        message += "; it is a tab: YAML indents with spaces"
+    return message
 
 
 def _mark(node: yaml.Node) -> Mark:
@@ -359,11 +462,12 @@ def _dotted(loc: Loc) -> str:
     return out
 
 
-def _unique(errors: list[SpecError]) -> list[SpecError]:
+def _in_file_order(errors: list[SpecError]) -> list[SpecError]:
+    """Each problem once, by line and column; those without a line (the whole file) first."""
     seen: set[str] = set()
     out = []
     for error in errors:
         if str(error) not in seen:
             seen.add(str(error))
             out.append(error)
-    return out
+    return sorted(out, key=lambda e: (e.location.line or 0, e.location.column or 0))
