@@ -9,8 +9,10 @@ import types as _types
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
+    from connectql.builder.spec_builder import SpecBuilder
     from connectql.config import AppConfig, load_config
     from connectql.connectors.connector import Connector
+    from connectql.connectors.standalone import open_connector
     from connectql.control.access import AccessControl
     from connectql.control.service import ControlPlane
     from connectql.errors import (
@@ -35,6 +37,7 @@ if _typing.TYPE_CHECKING:
     from connectql.runtime import Runtime
     from connectql.server.app import create_app
     from connectql.spec.loader import load_spec, load_spec_text
+    from connectql.spec.mapping import map_record
     from connectql.spec.models import ConnectorSpec
 
 _LOCATIONS = {
@@ -56,6 +59,7 @@ _LOCATIONS = {
     "Registry": "connectql.registry",
     "Runtime": "connectql.runtime",
     "SchemaBuildError": "connectql.errors",
+    "SpecBuilder": "connectql.builder.spec_builder",
     "SpecError": "connectql.errors",
     "SpecErrors": "connectql.errors",
     "UpstreamError": "connectql.errors",
@@ -65,6 +69,8 @@ _LOCATIONS = {
     "load_config": "connectql.config",
     "load_spec": "connectql.spec.loader",
     "load_spec_text": "connectql.spec.loader",
+    "map_record": "connectql.spec.mapping",
+    "open_connector": "connectql.connectors.standalone",
 }
 
 
@@ -101,6 +107,7 @@ __all__ = [
     "Registry",
     "Runtime",
     "SchemaBuildError",
+    "SpecBuilder",
     "SpecError",
     "SpecErrors",
     "UpstreamError",
@@ -110,4 +117,6 @@ __all__ = [
     "load_config",
     "load_spec",
     "load_spec_text",
+    "map_record",
+    "open_connector",
 ]
