@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -24,6 +24,7 @@ from connectql.control.service import ControlPlane
 from connectql.errors import Forbidden
 from connectql.resolvers.fields import RequestContext
 from connectql.schema.compose import BuiltSchema
+from connectql.server import graphiql as graphiql_page
 
 ROLE = "connectql_role"
 """Where LiveGraphQL leaves an HTTP request's role for the view's context."""
@@ -41,6 +42,16 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
         self._connectors = dict(control.runtime.connectors)
         self._control = control
         self._access = access
+        self._built = built
+        self._example: str | None = None
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # our page, not strawberry's: its assets come from this server, not from CDNs
+        if self._example is None:
+            schema = self._built.graphql_schema
+            self._example = graphiql_page.example_query(schema, self._connectors)
+        root_path = request.scope.get("root_path", "")
+        return HTMLResponse(graphiql_page.render(root_path, self._example))
 
     def encode_json(self, data: object) -> str:
         # text, not bytes: the same encoder writes WebSocket frames, which must be text
