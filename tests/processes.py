@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -41,11 +41,12 @@ def run_cli(
     env: Mapping[str, str] | None = None,
     timeout: float = 120.0,
     input: str | None = None,
+    wrapper: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run `connectql ARGS` to completion (bounded by `timeout`)."""
     assert EXECUTABLE.exists(), f"{EXECUTABLE} is missing: install the project (pip install -e .)"
     return subprocess.run(
-        [str(EXECUTABLE), *args],
+        [*wrapper, str(EXECUTABLE), *args],
         cwd=cwd,
         env=clean_env(env),
         capture_output=True,
@@ -54,6 +55,28 @@ def run_cli(
         input=input,
         check=False,
     )
+
+
+def read_only(*directories: Path) -> list[str]:
+    """A wrapper command under which `directories` are read-only, as a volume mounted `:ro`
+    is in a container. Root ignores file modes, so root gets a private read-only bind mount;
+    anyone else gets the directories' write bits removed."""
+    if os.geteuid() != 0:
+        for directory in directories:
+            directory.chmod(0o555)
+        return []
+    mounts = " && ".join(
+        f'mount --bind -o ro "${i}" "${i}"' for i in range(1, len(directories) + 1)
+    )
+    return [
+        "unshare",
+        "--mount",
+        "sh",
+        "-c",
+        f'{mounts} && shift {len(directories)} && exec "$@"',
+        "sh",
+        *map(str, directories),
+    ]
 
 
 def free_port() -> int:
@@ -71,8 +94,11 @@ class ServeProcess:
         *args: str,
         env: Mapping[str, str] | None = None,
         port: int | None = None,
+        wrapper: Sequence[str] = (),
     ) -> None:
         self.cwd = cwd
+        self.wrapper = list(wrapper)
+        """A command that runs the server (`unshare …`), e.g. to mount a directory read-only."""
         cwd.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -88,7 +114,7 @@ class ServeProcess:
     def spawn(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(EXECUTABLE), "serve", *self.args],
+                [*self.wrapper, str(EXECUTABLE), "serve", *self.args],
                 cwd=self.cwd,
                 env=self.env,
                 stdout=log,
@@ -125,7 +151,7 @@ class ServeProcess:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(30)
 
-    def stop(self, timeout: float = 20.0) -> int | None:
+    def terminate(self, timeout: float = 20.0) -> int | None:
         """SIGINT (a clean shutdown), then SIGKILL after `timeout`; the exit code."""
         if self.process is None:
             return None
@@ -138,8 +164,8 @@ class ServeProcess:
                 self.kill()
         return self.process.returncode
 
-    async def astop(self, timeout: float = 20.0) -> int | None:
-        return await asyncio.to_thread(self.stop, timeout)
+    async def stop(self, timeout: float = 20.0) -> int | None:
+        return await asyncio.to_thread(self.terminate, timeout)
 
 
 class Processes:
@@ -154,11 +180,14 @@ class Processes:
         *args: str,
         env: Mapping[str, str] | None = None,
         port: int | None = None,
+        wrapper: Sequence[str] = (),
     ) -> ServeProcess:
-        process = ServeProcess(cwd, *args, env=env, port=port)
+        return self.adopt(ServeProcess(cwd, *args, env=env, port=port, wrapper=wrapper))
+
+    def adopt(self, process: ServeProcess) -> ServeProcess:
         self.started.append(process)
         return process
 
     def stop_all(self) -> None:
         for process in self.started:
-            process.stop()
+            process.terminate()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import inspect
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from connectql.runtime import Runtime
 from connectql.server.app import create_app
 from connectql.spec.loader import load_spec
 from connectql.testing import FakeUpstream
+from tests.processes import START_TIMEOUT
 
 DEMO_KEY = "demo-key-for-tests-0123456789"
 ADMIN_KEY = "admin-key-for-tests-0123456789"
@@ -45,16 +47,30 @@ async def serving(
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(START_TIMEOUT):
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll `check` (a function, or a coroutine function) until it gives something truthy,
+    and return that; fail after `timeout` seconds, which is generous for a loaded machine."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return result
+            await asyncio.sleep(0.05)
 
 
 def bookstore_runtime(upstream: FakeUpstream, **overrides: Any) -> Runtime:
@@ -76,11 +92,16 @@ async def _result(session: Any, query: str, variables: dict[str, Any] | None) ->
 
 
 async def execute(
-    url: str, query: str, variables: dict[str, Any] | None = None, *, key: str | None = ADMIN_KEY
+    url: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    key: str | None = ADMIN_KEY,
+    headers: dict[str, str] | None = None,
 ) -> Any:
     """Send one query with gql over HTTP and return the raw result (data and errors)."""
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    transport = AIOHTTPTransport(url=f"{url}/graphql", headers=headers)
+    sent = {"Authorization": f"Bearer {key}"} if key else {}
+    transport = AIOHTTPTransport(url=f"{url}/graphql", headers={**sent, **(headers or {})})
     async with Client(transport=transport) as session:
         return await _result(session, query, variables)
 

@@ -25,6 +25,26 @@ from connectql.schema.limits import Limits
 from connectql.spec.templates import parse_template
 
 
+class CorsSettings(BaseModel):
+    """Browser pages on these origins may call /graphql and the REST API."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    origins: list[str] = []
+    """Exact origins, e.g. `https://app.example.com`; `*` for any."""
+    credentials: bool = False
+    """Let pages send cookies; API keys travel in headers, so only a cookie-based setup
+    needs it."""
+    max_age: int = Field(600, ge=0)
+    """Seconds a browser may reuse a preflight answer."""
+
+    @model_validator(mode="after")
+    def _no_credentials_for_anyone(self) -> CorsSettings:
+        if self.credentials and "*" in self.origins:
+            raise ValueError("credentials: true needs the origins listed, not *")
+        return self
+
+
 class ServerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -33,6 +53,8 @@ class ServerSettings(BaseModel):
     graphiql: bool = True
     anonymous: Literal["viewer", "none"] = "viewer"
     """What a request without an API key may do: query data (viewer) or nothing."""
+    cors: CorsSettings | None = None
+    """Off by default: browsers then refuse pages of other origins."""
 
 
 class RegistrySettings(BaseModel):
@@ -114,7 +136,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         raise ConfigError(f"{file}{where}: not valid YAML") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: the top level must be a mapping")
-    filled = _fill_env(raw, os.environ if env is None else env, file.name, ())
+    filled = fill_env(raw, os.environ if env is None else env, file.name, ())
     try:
         return AppConfig.model_validate({**filled, "base_dir": file.parent})
     except ValidationError as exc:
@@ -124,18 +146,24 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         raise ConfigError(f"{file}: {problems}") from None
 
 
-def _fill_env(value: Any, env: Mapping[str, str], file: str, where: tuple[Any, ...]) -> Any:
+def fill_env(value: Any, env: Mapping[str, str], file: str, where: tuple[Any, ...]) -> Any:
+    """`value` with every `{env.NAME}` filled from `env`; an unset NAME is a ConfigError
+    naming it and where (`file` and the keys `where`). Also fills `connectql test --set`."""
     if isinstance(value, dict):
-        return {k: _fill_env(v, env, file, (*where, k)) for k, v in value.items()}
+        return {k: fill_env(v, env, file, (*where, k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill_env(v, env, file, (*where, i)) for i, v in enumerate(value)]
+        return [fill_env(v, env, file, (*where, i)) for i, v in enumerate(value)]
     if not isinstance(value, str) or "{" not in value:
         return value
     location = f"{file} {'.'.join(str(p) for p in where)}"
     try:
         template = parse_template(value)
-    except ValueError as exc:
-        raise ConfigError(f"{location}: {exc}") from None
+    except ValueError:
+        # the parser quotes the text, which may be a secret: say what is wrong, not the value
+        raise ConfigError(
+            f"{location}: a brace that is not an {{env.NAME}} placeholder "
+            "(write {{ and }} for literal braces)"
+        ) from None
     for placeholder in template.placeholders:
         if placeholder.namespace != "env":
             raise ConfigError(f"{location}: only {{env.NAME}} placeholders are allowed here")

@@ -7,22 +7,18 @@ Tests that need PostgreSQL or Redis use DATABASE_URL / REDIS_URL, else the local
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
 import yaml
+
+from tests.processes import ServeProcess
 
 ADMIN = "admin-key-for-process-tests-0123456789"
 SECRET_KEY = "Y3Fsa2V5LWZvci10ZXN0cy0wMTIzNDU2Nzg5YWJjZGU="  # a Fernet key (32 bytes)
@@ -67,78 +63,27 @@ async def redis_url() -> str:
     return url
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class ServerProcess(ServeProcess):
+    """`connectql serve` with a registry in `directory` (or DATABASE_URL in `env`), an admin
+    key, and the fakes on 127.0.0.1 allowlisted. Register it with the `processes` fixture so
+    it is stopped even when the test fails."""
 
-
-class ServerProcess:
-    """`connectql serve` in its own process, as an operator would run it."""
-
-    def __init__(self, directory: Path, env: dict[str, str], prefix: str = "connectql:") -> None:
-        self.directory = directory
+    def __init__(
+        self,
+        directory: Path,
+        env: dict[str, str],
+        prefix: str = "connectql:",
+        *,
+        port: int | None = None,
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         config = {
             "server": {"graphiql": False},
             "registry": {"channel_prefix": prefix},
             "egress": {"allow": ["127.0.0.1"]},  # the fakes: allowlisted explicitly
         }
-        self.config = directory / "connectql.yaml"
-        self.config.write_text(yaml.safe_dump(config))
-        self.env = {
-            **os.environ,
-            "CONNECTQL_API_KEYS": f"admin:{ADMIN}",
-            "CONNECTQL_SECRET_KEY": SECRET_KEY,
-            **env,
-        }
-        self.log = directory / f"server-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "connectql.cli.main",
-                    "serve",
-                    "--config",
-                    str(self.config),
-                    "--port",
-                    str(self.port),
-                    "--log-level",
-                    "warning",
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                if self.process.poll() is not None:
-                    raise AssertionError(f"server exited: {self.log.read_text()[-2000:]}")
-                try:
-                    async with http.get(f"{self.url}/readyz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"server did not become ready: {self.log.read_text()[-2000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                await asyncio.to_thread(self.process.wait, 15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        (directory / "connectql.yaml").write_text(yaml.safe_dump(config))
+        env = {"CONNECTQL_API_KEYS": f"admin:{ADMIN}", "CONNECTQL_SECRET_KEY": SECRET_KEY, **env}
+        super().__init__(
+            directory, "--config", "connectql.yaml", "--log-level", "warning", env=env, port=port
+        )

@@ -16,6 +16,7 @@ from tests.support import (
     DEMO_KEY,
     bookstore_spec_text,
     control_server,
+    eventually,
     execute,
     ws_transport,
 )
@@ -43,14 +44,6 @@ async def subscribe(url: str, query: str, into: list[dict[str, Any]]) -> None:
             into.append(event)
 
 
-async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)
-
-
 async def test_health_goes_down_when_the_upstream_refuses_and_up_when_it_returns(
     tmp_path: Path,
 ) -> None:
@@ -66,14 +59,14 @@ async def test_health_goes_down_when_the_upstream_refuses_and_up_when_it_returns
             events: list[dict[str, Any]] = []
             query = 'subscription { connectorHealth(name: "bookstore") { state reason } }'
             task = asyncio.create_task(subscribe(url, query, events))
-            await wait_for(lambda: events)
-            assert events[0]["connectorHealth"]["state"] == "up"
+            await eventually(lambda: events)
+            assert events[0]["connectorHealth"]["state"] == "UP"
 
             await upstream.stop()  # connections are now refused
             for _ in range(4):
                 failed = await execute(url, BOOK)
                 assert failed.errors
-            await wait_for(lambda: events[-1]["connectorHealth"]["state"] == "down")
+            await eventually(lambda: events[-1]["connectorHealth"]["state"] == "DOWN")
             assert "circuit open" in events[-1]["connectorHealth"]["reason"] or (
                 "calls failed" in events[-1]["connectorHealth"]["reason"]
             )
@@ -83,16 +76,16 @@ async def test_health_goes_down_when_the_upstream_refuses_and_up_when_it_returns
 
             async def healthy() -> bool:
                 await execute(url, BOOK)
-                return events[-1]["connectorHealth"]["state"] == "up"
+                return events[-1]["connectorHealth"]["state"] == "UP"
 
             for _ in range(20):
                 if await healthy():
                     break
                 await asyncio.sleep(0.1)
             states = [e["connectorHealth"]["state"] for e in events]
-            assert states[0] == "up"
-            assert "down" in states
-            assert states[-1] == "up"
+            assert states[0] == "UP"
+            assert "DOWN" in states
+            assert states[-1] == "UP"
             task.cancel()
     finally:
         await upstream.stop()
@@ -174,7 +167,7 @@ async def test_schema_changed_is_streamed(tmp_path: Path) -> None:
         await asyncio.sleep(0.3)
         config = {"base_url": upstream.url, "api_key": DEMO_KEY}
         await execute(url, CREATE, {"s": bookstore_spec_text(), "c": config})
-        await wait_for(lambda: events)
+        await eventually(lambda: events)
         version = (await execute(url, "{ schemaVersion }")).data["schemaVersion"]
         task.cancel()
     assert events[0]["schemaChanged"] == {
@@ -197,8 +190,8 @@ async def test_connectors_come_back_after_a_restart(tmp_path: Path) -> None:
         async with control_server(tmp_path) as (url, control):
             status = await execute(url, "{ connectors { name state registryVersion } }")
             assert status.data["connectors"] == [
-                {"name": "bookstore", "state": "running", "registryVersion": 1},
-                {"name": "shelf", "state": "stopped", "registryVersion": 1},
+                {"name": "bookstore", "state": "RUNNING", "registryVersion": 1},
+                {"name": "shelf", "state": "STOPPED", "registryVersion": 1},
             ]
             answer = await execute(url, BOOK)
             assert answer.data == {"bookstore": {"book": {"id": "1"}}}

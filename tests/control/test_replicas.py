@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +16,8 @@ from connectql.demo.upstream import create_bookstore_app
 from connectql.spec.loader import load_spec_text
 from connectql.testing import FakeUpstream
 from tests.control.services import ADMIN, ServerProcess, fresh_postgres, redis_url
-from tests.support import DEMO_KEY, bookstore_spec_text, execute, ws_transport
+from tests.processes import Processes
+from tests.support import DEMO_KEY, bookstore_spec_text, eventually, execute, ws_transport
 
 CREATE = (
     "mutation($s: String!, $c: JSON) { createConnector(spec: $s, config: $c) "
@@ -36,31 +38,21 @@ async def bookstore() -> AsyncIterator[FakeUpstream]:
         yield upstream
 
 
-async def eventually(call: Any, timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await call()
-        if result is not None:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.1)
-
-
 async def test_two_replicas_share_connectors_and_health_events(
-    tmp_path: Path, postgres: str, bookstore: FakeUpstream
+    tmp_path: Path, postgres: str, bookstore: FakeUpstream, processes: Processes
 ) -> None:
     redis = await redis_url()
     prefix = f"cq-test-{uuid.uuid4().hex[:8]}:"
     env = {"DATABASE_URL": postgres, "REDIS_URL": redis}
-    a = ServerProcess(tmp_path / "a", env, prefix)
-    b = ServerProcess(tmp_path / "b", env, prefix)
+    a = processes.adopt(ServerProcess(tmp_path / "a", env, prefix))
+    b = processes.adopt(ServerProcess(tmp_path / "b", env, prefix))
     spec = bookstore_spec_text(
         **{
             "source.circuit_breaker": {"failure_threshold": 2, "cool_down": 30},
             "source.retry": {"max_attempts": 1},
         }
     )
+    watcher: asyncio.Task[None] | None = None
     try:
         await asyncio.gather(a.start(), b.start())
         config = {"base_url": bookstore.url, "api_key": DEMO_KEY}
@@ -84,39 +76,38 @@ async def test_two_replicas_share_connectors_and_health_events(
                 async for event in session.subscribe(gql(query)):
                     events.append(event["connectorHealth"])
 
-        task = asyncio.create_task(watch())
-        await eventually(lambda: _ready(events))
+        watcher = asyncio.create_task(watch())
+        await eventually(lambda: events)
         await bookstore.stop()
         for _ in range(3):
             await execute(a.url, BOOK, key=ADMIN)  # only A's connector sees the outage
 
         async def down_from_a() -> Any:
-            return [e for e in events if e["state"] == "down"] or None
+            return [e for e in events if e["state"] == "DOWN"] or None
 
         downs = await eventually(down_from_a)
         b_origin = events[0]["replica"]
         assert any(e["replica"] != b_origin for e in downs)
-        task.cancel()
     finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
         await asyncio.gather(a.stop(), b.stop())
 
 
-async def _ready(events: list[dict[str, Any]]) -> bool | None:
-    return True if events else None
-
-
 async def test_connectors_come_back_from_postgres(
-    tmp_path: Path, postgres: str, bookstore: FakeUpstream
+    tmp_path: Path, postgres: str, bookstore: FakeUpstream, processes: Processes
 ) -> None:
     env = {"DATABASE_URL": postgres}
-    first = ServerProcess(tmp_path, env)
+    first = processes.adopt(ServerProcess(tmp_path, env))
     await first.start()
     try:
         config = {"base_url": bookstore.url, "api_key": DEMO_KEY}
         await execute(first.url, CREATE, {"s": bookstore_spec_text(), "c": config}, key=ADMIN)
     finally:
         await first.stop()
-    second = ServerProcess(tmp_path, env)
+    second = processes.adopt(ServerProcess(tmp_path, env))
     await second.start()
     try:
         result = await execute(second.url, BOOK, key=ADMIN)
@@ -126,9 +117,9 @@ async def test_connectors_come_back_from_postgres(
 
 
 async def test_kill_9_during_concurrent_creates_loses_nothing_acknowledged(
-    tmp_path: Path, bookstore: FakeUpstream
+    tmp_path: Path, bookstore: FakeUpstream, processes: Processes
 ) -> None:
-    server = ServerProcess(tmp_path, {})
+    server = processes.adopt(ServerProcess(tmp_path, {}))
     await server.start()
     config = {"base_url": bookstore.url, "api_key": DEMO_KEY}
     acknowledged: list[str] = []
@@ -144,10 +135,11 @@ async def test_kill_9_during_concurrent_creates_loses_nothing_acknowledged(
             acknowledged.append(name)
 
     calls = [asyncio.create_task(create(i)) for i in range(200)]
-    while len(acknowledged) < 20:
-        await asyncio.sleep(0.01)
-    server.kill()
-    await asyncio.gather(*calls)
+    try:
+        await eventually(lambda: len(acknowledged) >= 20, timeout=60)
+    finally:
+        server.kill()
+        await asyncio.wait_for(asyncio.gather(*calls), 60)
     assert 20 <= len(acknowledged) < 200
 
     database = tmp_path / "connectql.db"
@@ -163,12 +155,11 @@ async def test_kill_9_during_concurrent_creates_loses_nothing_acknowledged(
         assert text is not None, f"{name} has no spec version: half-written"
         assert load_spec_text(text, f"{name}.yaml").name == name
 
-    again = ServerProcess(tmp_path, {})
-    again.port, again.url = server.port, server.url
+    again = processes.adopt(ServerProcess(tmp_path, {}, port=server.port))
     await again.start()
     try:
         listed = await execute(again.url, "{ connectors { name state } }", key=ADMIN)
-        names = {c["name"] for c in listed.data["connectors"] if c["state"] == "running"}
+        names = {c["name"] for c in listed.data["connectors"] if c["state"] == "RUNNING"}
         assert set(acknowledged) <= names
         probe = acknowledged[0]
         answer = await execute(

@@ -17,6 +17,7 @@ COMMANDS = {
     "generate": ("connectql.cli.builder", "generate", "Generate a Python client or docs."),
     "new": ("connectql.cli.builder", "new_command", "Start a spec from a template."),
     "connectors": ("connectql.cli.manage", "connectors", "Manage a running server's connectors."),
+    "keys": ("connectql.cli.manage", "keys", "Manage a running server's API keys."),
 }
 
 

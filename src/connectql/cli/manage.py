@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +13,21 @@ import click
 
 from connectql.cli.common import pair
 
-
-@click.group()
-@click.option(
+SERVER_OPTION = click.option(
     "--server",
     envvar="CONNECTQL_URL",
     default="http://127.0.0.1:8000",
     show_default=True,
     help="The running server ($CONNECTQL_URL).",
 )
-@click.option("--key", envvar="CONNECTQL_API_KEY", help="An admin API key ($CONNECTQL_API_KEY).")
+KEY_OPTION = click.option(
+    "--key", envvar="CONNECTQL_API_KEY", help="An admin API key ($CONNECTQL_API_KEY)."
+)
+
+
+@click.group()
+@SERVER_OPTION
+@KEY_OPTION
 @click.pass_context
 def connectors(ctx: click.Context, server: str, key: str | None) -> None:
     """Manage the connectors of a running server."""
@@ -31,11 +37,18 @@ def connectors(ctx: click.Context, server: str, key: str | None) -> None:
 @connectors.command("list")
 @click.pass_obj
 def list_connectors(client: ManagementClient) -> None:
-    """One line per connector: name, state, health, registry version."""
-    for item in client.call("GET", ""):
-        health = (item.get("health") or {}).get("state", "-")
-        version = item.get("registry_version") or "-"
-        click.echo(f"{item['name']}\t{item['state']}\t{health}\tv{version}\t{item['source']}")
+    """One line per connector: name, state, health, registry version, where it comes from."""
+    rows = [
+        (
+            item["name"],
+            item["state"],
+            (item.get("health") or {}).get("state", "-"),
+            f"v{item['registry_version']}" if item.get("registry_version") else "-",
+            item["source"],
+        )
+        for item in client.call("GET", "/connectors")
+    ]
+    _table(("NAME", "STATE", "HEALTH", "VERSION", "SOURCE"), rows)
 
 
 @connectors.command("create")
@@ -51,7 +64,7 @@ def create_connector(
     fmt = "json" if spec_file.endswith(".json") else "yaml"
     config = dict(pair(v) for v in values)
     body = {"spec": text, "format": fmt, "config": config, "start": not stopped}
-    result = client.call("POST", "", body)
+    result = client.call("POST", "/connectors", body)
     click.echo(f"created {result['connector']['name']} (schema v{result['schema_version']})")
 
 
@@ -60,7 +73,7 @@ def create_connector(
 @click.pass_obj
 def start_connector(client: ManagementClient, name: str) -> None:
     """Start a stored connector."""
-    result = client.call("POST", f"/{name}/start")
+    result = client.call("POST", f"/connectors/{name}/start")
     click.echo(f"started {name} (schema v{result['schema_version']})")
 
 
@@ -70,7 +83,7 @@ def start_connector(client: ManagementClient, name: str) -> None:
 @click.pass_obj
 def stop_connector(client: ManagementClient, name: str, force: bool) -> None:
     """Stop serving a connector (kept in the registry)."""
-    result = client.call("POST", f"/{name}/stop?force={'true' if force else 'false'}")
+    result = client.call("POST", f"/connectors/{name}/stop?force={'true' if force else 'false'}")
     click.echo(f"stopped {name} (schema v{result['schema_version']})")
 
 
@@ -80,8 +93,56 @@ def stop_connector(client: ManagementClient, name: str, force: bool) -> None:
 @click.pass_obj
 def delete_connector(client: ManagementClient, name: str, force: bool) -> None:
     """Delete a connector and its stored versions."""
-    client.call("DELETE", f"/{name}?force={'true' if force else 'false'}")
+    client.call("DELETE", f"/connectors/{name}?force={'true' if force else 'false'}")
     click.echo(f"deleted {name}")
+
+
+# --- keys: the registry's API keys --------------------------------------------------------
+
+
+@click.group()
+@SERVER_OPTION
+@KEY_OPTION
+@click.pass_context
+def keys(ctx: click.Context, server: str, key: str | None) -> None:
+    """Create, list and revoke the API keys kept in a running server's registry."""
+    ctx.obj = ManagementClient(server, key)
+
+
+@keys.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "viewer"]), default="viewer", show_default=True)
+@click.pass_obj
+def create_key(client: ManagementClient, name: str, role: str) -> None:
+    """Create a key; it is printed once (on stdout, alone) and never shown again."""
+    created = client.call("POST", "/keys", {"name": name, "role": role})
+    click.echo(created["key"])
+    click.echo(f"created {role} key {name!r}; store it now, it is not kept in clear", err=True)
+
+
+@keys.command("list")
+@click.pass_obj
+def list_keys(client: ManagementClient) -> None:
+    """One line per stored key: name, role, created (never the key)."""
+    rows = [(k["name"], k["role"], k["created_at"]) for k in client.call("GET", "/keys")]
+    _table(("NAME", "ROLE", "CREATED"), rows)
+
+
+@keys.command("revoke")
+@click.argument("name")
+@click.pass_obj
+def revoke_key(client: ManagementClient, name: str) -> None:
+    """Revoke a key: every replica refuses it from now on."""
+    client.call("DELETE", f"/keys/{name}")
+    click.echo(f"revoked {name}")
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """Aligned columns with a header, for people; `cut -f` still works (tab-separated)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
+        click.echo("\t".join(cells).rstrip())
 
 
 class ManagementClient:
@@ -90,7 +151,7 @@ class ManagementClient:
     def __init__(self, server: str, key: str | None) -> None:
         if not server.startswith(("http://", "https://")):
             raise click.BadParameter(f"{server!r} is not an http(s) URL", param_hint="--server")
-        self.base = server.rstrip("/") + "/api/connectors"
+        self.base = server.rstrip("/") + "/api"
         self.key = key
 
     def call(self, method: str, path: str, body: object | None = None) -> Any:

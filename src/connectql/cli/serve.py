@@ -3,37 +3,69 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from typing import TextIO
+from pathlib import Path
 
 import click
 
-from connectql.cli.common import DEFAULT_CONFIG, config_path, fail
+from connectql.cli.common import DEFAULT_CONFIG, config_path, fail, write_output
 from connectql.errors import ConnectqlError
+from connectql.logs import LEVELS, LogFormat, configure_logging
 
 
 @click.command()
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="connectql.yaml")
 @click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
-@click.option("--port", type=int, default=None, help="Port [default: 8000].")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [default: 8000].")
 @click.option(
     "--demo", is_flag=True, help="Serve the bundled demo connector even if a config exists."
 )
-@click.option("--log-level", default="info", show_default=True)
+@click.option(
+    "--state-dir",
+    envvar="CONNECTQL_STATE_DIR",
+    type=click.Path(file_okay=False),
+    help="Where the registry and keys are kept ($CONNECTQL_STATE_DIR) "
+    "[default: beside the config if writable, else the user data directory].",
+)
+@click.option(
+    "--stateless",
+    is_flag=True,
+    envvar="CONNECTQL_STATELESS",
+    help="Serve connectql.yaml only: no registry, no files written, run-time changes refused.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    default="info",
+    show_default=True,
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option("--access-log", is_flag=True, help="Log one line per HTTP request.")
 def serve(
-    config_file: str | None, host: str | None, port: int | None, demo: bool, log_level: str
+    config_file: str | None,
+    host: str | None,
+    port: int | None,
+    demo: bool,
+    state_dir: str | None,
+    stateless: bool,
+    log_level: str,
+    log_format: LogFormat,
+    access_log: bool,
 ) -> None:
     """Run the GraphQL server (with no config: the bundled demo bookstore)."""
     import uvicorn
 
     from connectql.config import AppConfig, load_config
     from connectql.server.app import app_from_config
+    from connectql.state import StateDir
 
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level, log_format)
     path = None if demo else config_path(config_file)
     try:
         config = load_config(path) if path else AppConfig()
-        app = app_from_config(config, demo=path is None)
+        state = None if stateless else StateDir.resolve(state_dir, config.base_dir.absolute())
+        app = app_from_config(config, demo=path is None, state=state)
     except ConnectqlError as exc:
         fail(exc)
         return
@@ -46,7 +78,15 @@ def serve(
             "  { bookstore { books(first: 3) { nodes { title author { name } } } } }",
             err=True,
         )
-    uvicorn.run(app, host=listen_host, port=listen_port, log_level=log_level, lifespan="on")
+    uvicorn.run(
+        app,
+        host=listen_host,
+        port=listen_port,
+        log_level=log_level.lower(),
+        log_config=None,
+        access_log=access_log,
+        lifespan="on",
+    )
 
 
 @click.group()
@@ -56,8 +96,10 @@ def schema() -> None:
 
 @schema.command("print")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="connectql.yaml")
-@click.option("-o", "--output", type=click.File("w"), default="-", help="Write the SDL here.")
-def print_sdl(config_file: str | None, output: TextIO) -> None:
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write the SDL here [default: stdout]."
+)
+def print_sdl(config_file: str | None, output: str | None) -> None:
     """Write the schema's SDL (of the demo when there is no config)."""
     from graphql import print_schema
 
@@ -76,5 +118,9 @@ def print_sdl(config_file: str | None, output: TextIO) -> None:
     except ConnectqlError as exc:
         fail(exc)
         return
-    output.write(print_schema(runtime.schema.graphql_schema) + "\n")
+    sdl = print_schema(runtime.schema.graphql_schema) + "\n"
+    if output:
+        write_output(Path(output), sdl)
+    else:
+        click.echo(sdl, nl=False)
     asyncio.run(runtime.stop())

@@ -705,7 +705,8 @@ class Connector:
         self.metrics.breaker_state = new
         if new == "closed":
             self.metrics.recent.clear()  # a recovered upstream starts a fresh error window
-        log.info("connector %s: circuit %s → %s", self.name, old, new)
+        level = logging.WARNING if new == "open" else logging.INFO
+        log.log(level, "connector %s: circuit %s → %s", self.name, old, new)
         for observer in self.observers:
             observer(self, None, None)
 

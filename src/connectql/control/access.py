@@ -3,7 +3,8 @@
 Keys come from `CONNECTQL_API_KEYS` (`admin:KEY,viewer:KEY2`) and from the registry (stored
 as SHA-256 hashes). Comparisons are constant-time. A request without a key gets the
 `anonymous` role (default `viewer`: it may query data; `none` refuses it). If no admin key is
-configured anywhere, one is generated at start and logged once, so management is never open.
+configured anywhere, the server generates one into its state directory (see `admin_key`), so
+management is never open.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import hmac
 import os
 import secrets
 from collections.abc import Mapping
+from pathlib import Path
 
 from connectql.errors import ConfigError, Forbidden
 from connectql.registry.store import hash_key
+from connectql.state import secret_file
 
 ADMIN, VIEWER = "admin", "viewer"
 ROLES = (ADMIN, VIEWER)
 KEYS_ENV = "CONNECTQL_API_KEYS"
+MIN_KEY_LENGTH = 16
 
 
 def parse_keys(text: str) -> list[tuple[str, str]]:
@@ -26,7 +30,7 @@ def parse_keys(text: str) -> list[tuple[str, str]]:
     pairs = []
     for index, item in enumerate(p.strip() for p in text.split(",") if p.strip()):
         role, sep, key = item.partition(":")
-        if not sep or role not in ROLES or len(key) < 16:
+        if not sep or role not in ROLES or len(key) < MIN_KEY_LENGTH:
             raise ConfigError(
                 f"{KEYS_ENV}: entry {index + 1} must look like admin:KEY or viewer:KEY "
                 "with a key of at least 16 characters"
@@ -45,7 +49,6 @@ class AccessControl:
         self._keys = [(role, key.encode()) for role, key in keys or []]
         self._hashes: dict[str, str] = {}
         self.anonymous = anonymous
-        self.generated_admin_key: str | None = None
 
     @classmethod
     def from_env(
@@ -58,14 +61,12 @@ class AccessControl:
         """Keys kept in the registry: {sha256 hex: role}."""
         self._hashes = dict(hashes)
 
-    def ensure_admin(self) -> str | None:
-        """Generate an admin key if none exists; return it (to be shown once) or None."""
-        if any(role == ADMIN for role, _ in self._keys) or ADMIN in self._hashes.values():
-            return None
-        key = "cq_" + secrets.token_urlsafe(32)
-        self._keys.append((ADMIN, key.encode()))
-        self.generated_admin_key = key
-        return key
+    @property
+    def has_admin(self) -> bool:
+        return any(role == ADMIN for role, _ in self._keys) or ADMIN in self._hashes.values()
+
+    def add_key(self, role: str, key: str) -> None:
+        self._keys.append((role, key.encode()))
 
     def role_for(self, key: str | None) -> str | None:
         """The role of a request; raise Forbidden for a key that matches nothing."""
@@ -96,3 +97,12 @@ def key_from_headers(headers: Mapping[str, str]) -> str | None:
 def require_admin(role: str | None) -> None:
     if role != ADMIN:
         raise Forbidden("this needs an admin API key")
+
+
+def admin_key(file: Path) -> tuple[str, bool]:
+    """The admin key kept in `file`, generated (0600) on first use; and whether it was new."""
+    existed = file.exists()
+    key = secret_file(file, lambda: ("cq_" + secrets.token_urlsafe(32)).encode()).decode()
+    if len(key) < MIN_KEY_LENGTH:
+        raise ConfigError(f"{file} holds no usable API key (16+ characters); delete it to renew")
+    return key, not existed

@@ -1,8 +1,8 @@
 """Events between the parts of a replica and between replicas."""
 
-from connectql.events.bus import HEALTH, REGISTRY, SCHEMA, Event, EventBus, LocalBus
+from connectql.events.bus import HEALTH, KEYS, REGISTRY, SCHEMA, Event, EventBus, LocalBus
 
-__all__ = ["HEALTH", "REGISTRY", "SCHEMA", "Event", "EventBus", "LocalBus", "open_bus"]
+__all__ = ["HEALTH", "KEYS", "REGISTRY", "SCHEMA", "Event", "EventBus", "LocalBus", "open_bus"]
 
 
 def open_bus(redis_url: str | None, prefix: str = "connectql:") -> EventBus:

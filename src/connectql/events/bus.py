@@ -19,6 +19,7 @@ Event = dict[str, Any]
 HEALTH = "connector.health"
 SCHEMA = "schema.changed"
 REGISTRY = "registry.changed"
+KEYS = "keys.changed"
 
 QUEUE_SIZE = 256
 """Events a slow subscriber may lag behind before the oldest are dropped."""

@@ -6,6 +6,7 @@ from connectql.registry.store import (
     STOPPED,
     Registry,
     StoredConnector,
+    StoredKey,
     StoredVersion,
     database_url,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "Registry",
     "SecretBox",
     "StoredConnector",
+    "StoredKey",
     "StoredVersion",
     "database_url",
 ]

@@ -8,6 +8,7 @@ the connectors then need `configureConnector` again.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import orjson
 from cryptography.fernet import Fernet, InvalidToken
 
 from connectql.errors import ConfigError
+from connectql.state import secret_file
 
 KEY_ENV = "CONNECTQL_SECRET_KEY"
 
@@ -31,11 +33,16 @@ class SecretBox:
             ) from None
 
     @classmethod
-    def from_env_or_file(cls, key_file: Path, env: dict[str, str] | None = None) -> SecretBox:
+    def from_env_or_file(
+        cls, key_file: Path | Callable[[], Path], env: Mapping[str, str] | None = None
+    ) -> SecretBox:
+        """The key in CONNECTQL_SECRET_KEY, else in `key_file` (a path, or a function giving
+        one only when it is needed), created 0600 on first use."""
         environ = os.environ if env is None else env
         if environ.get(KEY_ENV):
             return cls(environ[KEY_ENV].encode())
-        return cls(_key_file(key_file))
+        path = key_file if isinstance(key_file, Path) else key_file()
+        return cls(secret_file(path, Fernet.generate_key))
 
     def seal(self, values: dict[str, Any]) -> bytes:
         return self._fernet.encrypt(orjson.dumps(values))
@@ -49,22 +56,3 @@ class SecretBox:
                 f"{KEY_ENV} or the key file changed?)"
             ) from None
         return values
-
-
-def _key_file(path: Path) -> bytes:
-    """Read the key file, creating it (mode 0600, never overwritten) on first run."""
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race: use its key
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as out:
-        out.write(key)
-        out.flush()
-        os.fsync(out.fileno())
-    return key

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import secrets as token_source
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,18 @@ class StoredConnector:
 
 
 @dataclass(frozen=True)
+class StoredKey:
+    """An API key kept in the registry; the key itself is never stored."""
+
+    id: str
+    name: str
+    role: str
+    prefix: str | None
+    """The key's first characters, known only when it was just created."""
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class StoredVersion:
     version: int
     spec_format: str
@@ -51,10 +63,12 @@ class StoredVersion:
     created_at: dt.datetime
 
 
-def database_url(url: str | None, default_file: Path) -> str:
-    """An async SQLAlchemy URL: `postgresql://` → asyncpg; none → SQLite at `default_file`."""
+def database_url(url: str | None, default_file: Path | Callable[[], Path]) -> str:
+    """An async SQLAlchemy URL: `postgresql://` → asyncpg; none → SQLite at `default_file`
+    (a path, or a function giving one only when it is needed)."""
     if not url:
-        return f"sqlite+aiosqlite:///{default_file}"
+        path = default_file if isinstance(default_file, Path) else default_file()
+        return f"sqlite+aiosqlite:///{path}"
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
@@ -254,20 +268,48 @@ class Registry:
 
     # --- API keys ------------------------------------------------------------------------
 
-    async def create_api_key(self, name: str, role: str) -> str:
-        """Store a new key's hash; return the key (shown once, never stored in clear)."""
+    async def create_api_key(self, name: str, role: str) -> tuple[StoredKey, str]:
+        """Store a new key's hash; return it and the key (shown once, never stored in clear)."""
         key = "cq_" + token_source.token_urlsafe(32)
+        stored = StoredKey(uuid.uuid4().hex, name, role, key[:7], _now())
         async with self.engine.begin() as conn:
+            taken = await conn.execute(
+                select(tables.api_keys.c.id).where(tables.api_keys.c.name == name)
+            )
+            if taken.first() is not None:
+                raise Conflict(f"an API key named {name!r} exists; revoke it first")
             await conn.execute(
                 tables.api_keys.insert().values(
-                    id=uuid.uuid4().hex,
+                    id=stored.id,
                     name=name,
                     role=role,
                     key_hash=hash_key(key),
-                    created_at=_now(),
+                    created_at=stored.created_at,
                 )
             )
-        return key
+        return stored, key
+
+    async def api_keys(self) -> list[StoredKey]:
+        """Every stored key (never the key itself), oldest first."""
+        k = tables.api_keys.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(k.id, k.name, k.role, k.key_hash, k.created_at).order_by(k.created_at)
+            )
+            return [
+                StoredKey(row.id, row.name, row.role, None, _aware(row.created_at))
+                for row in rows.all()
+            ]
+
+    async def revoke_api_key(self, name: str) -> None:
+        """Delete the key named `name` (or with that id)."""
+        k = tables.api_keys.c
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                tables.api_keys.delete().where((k.name == name) | (k.id == name))
+            )
+        if done.rowcount == 0:
+            raise NotFound(f"no API key named {name!r}")
 
     async def api_key_hashes(self) -> dict[str, str]:
         """{sha256 hex of key: role}."""

@@ -1,13 +1,16 @@
 """Turn errors raised while resolving into safe GraphQL errors (a schema extension).
 
 ConnectorErrors carry their own safe message and `extensions {code, connector, operation,
-httpStatus, retryable}`; any other exception is a bug and is masked as INTERNAL (and logged
-with its traceback). GraphQL validation errors pass through untouched.
+httpStatus, retryable}`; any other exception is a bug and is masked as INTERNAL. GraphQL
+validation errors pass through untouched. `log_errors` logs what happened, once: a bug at
+ERROR with its traceback, the client's mistakes and expected upstream failures at INFO in
+one line (their documents and variables never reach the log).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -32,8 +35,22 @@ class SafeErrors(MaskErrors):
         elif isinstance(original, ConnectqlError):
             message, extensions = str(original), {"code": original.code}
         else:
-            log.error("unexpected error in resolver at %s", error.path, exc_info=original)
             message, extensions = "Internal server error", {"code": "INTERNAL"}
         return GraphQLError(
             message, error.nodes, error.source, error.positions, error.path, None, extensions
         )
+
+
+def log_errors(errors: Iterable[GraphQLError]) -> None:
+    """Log a request's errors before they are masked (strawberry's `process_errors`)."""
+    for error in errors:
+        original = error.original_error
+        where = ".".join(str(p) for p in error.path) if error.path else "-"
+        if original is None or isinstance(original, GraphQLError):
+            log.info("request refused: %s", error.message)
+        elif isinstance(original, ConnectorError):
+            log.info("%s at %s: %s", original.code, where, original.message)
+        elif isinstance(original, ConnectqlError):
+            log.info("%s at %s: %s", original.code, where, original)
+        else:
+            log.error("unexpected error at %s", where, exc_info=original)

@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from graphql import GraphQLField, GraphQLNamedType, GraphQLObjectType, GraphQLSchema
+from graphql import GraphQLError, GraphQLField, GraphQLNamedType, GraphQLObjectType, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.scalars import JSON
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 from strawberry.types.scalar import ScalarDefinition
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
+from connectql.resolvers.errors import log_errors
 from connectql.schema.builder import BuilderMutation
 from connectql.schema.control import Mutation as ControlMutation
 from connectql.schema.control import Query, Subscription
@@ -43,6 +45,13 @@ JSON_OVERRIDE: dict[object, Any] = {
 (a schema may hold only one type of each name)."""
 
 
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_errors(errors)
+
+
 @dataclass(frozen=True)
 class BuiltSchema:
     schema: strawberry.Schema
@@ -62,7 +71,7 @@ def build_schema(
 ) -> BuiltSchema:
     """One schema from the static control plane and `connectors`, in name order."""
     started = time.perf_counter()
-    static = strawberry.Schema(
+    static = _Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

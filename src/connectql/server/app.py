@@ -6,26 +6,33 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
-from connectql.config import AppConfig
+from connectql.config import AppConfig, CorsSettings
 from connectql.connectors.egress import EgressPolicy
-from connectql.control.access import AccessControl
+from connectql.control.access import ADMIN, AccessControl, admin_key
+from connectql.control.keys import KeyService
 from connectql.control.service import ControlPlane
+from connectql.errors import ConfigError
 from connectql.events import open_bus
 from connectql.registry import Registry, SecretBox, database_url
 from connectql.runtime import Runtime
-from connectql.server import rest
+from connectql.server import assets, rest, swagger
 from connectql.server.graphql_app import LiveGraphQL
 from connectql.server.prometheus import CONTENT_TYPE, metrics_registry, render
+from connectql.server.request_id import RequestIdMiddleware
+from connectql.state import StateDir
 
 log = logging.getLogger("connectql.server")
+
+ADMIN_KEY_FILE = "connectql.admin-key"
 
 Startup = Callable[[Runtime], Awaitable[Callable[[], Awaitable[None]] | None]]
 
@@ -37,42 +44,62 @@ def create_app(
     access: AccessControl | None = None,
     graphiql: bool = True,
     before_start: Startup | None = None,
-    admin_key_file: Path | None = None,
+    cors: CorsSettings | None = None,
+    admin_key_file: Callable[[], Path] | None = None,
 ) -> FastAPI:
     """The app serving `runtime`; `before_start` may prepare it (e.g. the demo upstream)
-    and return a function that undoes that on shutdown."""
+    and return a function that undoes that on shutdown. With no admin key configured, one is
+    kept in `admin_key_file()` (generated on first start), else management stays closed."""
     plane = control or ControlPlane(runtime)
     keys = access or AccessControl.from_env()
+    key_service = KeyService(plane.registry, keys, plane.bus)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         undo = await before_start(runtime) if before_start else None
         await runtime.start()
         await plane.start()
-        if plane.registry is not None:
-            keys.set_stored_hashes(await plane.registry.api_key_hashes())
-        generated = keys.ensure_admin()
-        if generated is not None:
-            _announce_admin_key(generated, admin_key_file)
+        await key_service.start()
+        if not keys.has_admin:
+            _adopt_admin_key(keys, admin_key_file)
         # The schema and connectors live as long as the process: keep them out of the
         # cyclic GC's scans, which otherwise stall requests (visible in p99).
         gc.freeze()
         try:
             yield
         finally:
+            await key_service.stop()
             await plane.stop()
             await runtime.stop()
             if undo is not None:
                 await undo()
 
-    app = FastAPI(title="connectql", lifespan=lifespan)
+    # /docs is ours (local assets, below); no /redoc: one more bundle to vendor for nothing new
+    app = FastAPI(title="connectql", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(RequestIdMiddleware)
     app.state.control = plane
     app.state.access = keys
+    app.state.keys = key_service
     graphql = LiveGraphQL(plane, keys, graphiql=graphiql)
     app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
     prometheus = metrics_registry(plane)
-    rest.install(app, plane, keys)
+    rest.install(app, plane, keys, key_service)
+    app.mount(assets.PREFIX, assets.StaticAssets(), name="static")
+    if cors is not None and cors.origins:
+        # added last, so outermost: preflights are answered before anything else runs
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors.origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+            allow_credentials=cors.credentials,
+            max_age=cors.max_age,
+        )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        return swagger.page(request.scope.get("root_path", ""), app.openapi_url or "")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -94,45 +121,71 @@ def create_app(
     return app
 
 
-def app_from_config(config: AppConfig, *, demo: bool = False) -> FastAPI:
-    """The whole server as `connectql serve` runs it: registry (SQLite beside the config, or
-    DATABASE_URL), event bus (in-process, or REDIS_URL), API keys and the demo if asked."""
+def app_from_config(
+    config: AppConfig,
+    *,
+    demo: bool = False,
+    state: StateDir | None = None,
+    env: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """The whole server as `connectql serve` runs it: registry (SQLite in the state directory,
+    or DATABASE_URL), event bus (in-process, or REDIS_URL), API keys and the demo if asked.
+    With `state=None` the server is stateless: no registry, nothing written."""
     from connectql.demo.runner import start_demo
 
+    environ = os.environ if env is None else env
     runtime = Runtime.from_config(config)
-    data_dir = config.base_dir
-    url = database_url(
-        os.environ.get("DATABASE_URL") or config.registry.url, data_dir / "connectql.db"
+    access = AccessControl.from_env(
+        environ, anonymous=None if config.server.anonymous == "none" else "viewer"
     )
-    box = SecretBox.from_env_or_file(data_dir / config.registry.key_file)
+    registry = None
+    admin_key_file = None
+    if state is not None:
+        url = environ.get("DATABASE_URL") or config.registry.url
+        registry = Registry(
+            database_url(url, lambda: state.file("connectql.db")),
+            SecretBox.from_env_or_file(lambda: state.file(config.registry.key_file), environ),
+        )
+        if not access.has_admin:
+            state.file(ADMIN_KEY_FILE)  # the directory must be writable before we start
+
+            def admin_key_file() -> Path:
+                return state.file(ADMIN_KEY_FILE)
+
+    elif environ.get("DATABASE_URL"):
+        raise ConfigError("DATABASE_URL names a registry, but the server is stateless")
     control = ControlPlane(
         runtime,
-        Registry(url, box),
-        open_bus(os.environ.get("REDIS_URL"), config.registry.channel_prefix),
+        registry,
+        open_bus(environ.get("REDIS_URL"), config.registry.channel_prefix),
         EgressPolicy(config.egress.allow),
     )
     if config.builder.output_dir:
         control.output_dir = str(config.base_dir / config.builder.output_dir)
-    anonymous = None if config.server.anonymous == "none" else "viewer"
     return create_app(
         runtime,
         control=control,
-        access=AccessControl.from_env(anonymous=anonymous),
+        access=access,
         graphiql=config.server.graphiql,
+        cors=config.server.cors,
         before_start=start_demo if demo else None,
-        admin_key_file=data_dir / "connectql.admin-key",
+        admin_key_file=admin_key_file,
     )
 
 
-def _announce_admin_key(key: str, file: Path | None) -> None:
-    """Write a generated admin key where only this user can read it; log where, not what."""
+def _adopt_admin_key(keys: AccessControl, file: Callable[[], Path] | None) -> None:
+    """Accept the admin key kept in the state directory (generated on first start); say
+    where it is, never what it is."""
     if file is None:
         log.warning(
-            "no admin API key is configured (CONNECTQL_API_KEYS); management is disabled "
-            "until one is set"
+            "no admin API key is configured (CONNECTQL_API_KEYS) and this server keeps no "
+            "state: management is closed until one is set"
         )
         return
-    file.parent.mkdir(parents=True, exist_ok=True)
-    file.write_text(key + "\n", encoding="utf-8")
-    file.chmod(0o600)
-    log.warning("no admin API key is configured; generated one in %s (mode 0600)", file)
+    path = file()
+    key, created = admin_key(path)
+    keys.add_key(ADMIN, key)
+    if created:
+        log.warning("no admin API key is configured; generated one in %s (mode 0600)", path)
+    else:
+        log.info("admin API key: the one kept in %s", path)

@@ -1,20 +1,27 @@
 """The REST management API of the system connectql replaces, as thin routes over the control
 plane (the same service the GraphQL mutations use). `{id}` is the connector's name.
 
+The old system's own bodies are accepted too (`POST /api/connectors` without `spec`,
+`/request` with `endpoint_name`); control/legacy.py translates them.
+
 Errors: 400 bad request, 401 no or wrong key, 403 not allowed, 404 unknown connector,
-409 name taken or breaking change refused (the body carries the diff), 422 invalid spec
-(the body lists every problem with its location).
+409 name taken or breaking change refused (the body carries the diff), 422 invalid spec or
+body (the body lists every problem with its location; request values are never echoed).
 """
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at run time, and
 # the dependency aliases are local to install().
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Discriminator, Field, Tag
 
+from connectql.control import legacy
 from connectql.control.access import ADMIN, AccessControl, key_from_headers
+from connectql.control.keys import KeyService
 from connectql.control.service import Change, ControlPlane
 from connectql.errors import (
     ConfigError,
@@ -25,6 +32,7 @@ from connectql.errors import (
     NotFound,
     SpecErrors,
 )
+from connectql.registry import StoredKey
 
 
 class Problem(BaseModel):
@@ -65,6 +73,7 @@ class SchemaChangeView(BaseModel):
 
 
 class ChangeView(BaseModel):
+    connector_id: str
     applied: bool
     schema_version: int
     breaking_changes: list[SchemaChangeView]
@@ -91,6 +100,30 @@ class UpdateBody(BaseModel):
 class RequestBody(BaseModel):
     operation: str = Field(min_length=1)
     args: dict[str, Any] = {}
+
+
+OWN, LEGACY = "own", "legacy"
+
+
+def _own_if(key: str) -> Callable[[Any], str]:
+    """connectql's own body has `key`; any other is the old system's (whose errors then
+    speak of its fields only)."""
+
+    def shape(body: Any) -> str:
+        has = key in body if isinstance(body, dict) else hasattr(body, key)
+        return OWN if has else LEGACY
+
+    return shape
+
+
+CreateRequest = Annotated[
+    Annotated[CreateBody, Tag(OWN)] | Annotated[legacy.LegacyConnector, Tag(LEGACY)],
+    Discriminator(_own_if("spec")),
+]
+CallRequest = Annotated[
+    Annotated[RequestBody, Tag(OWN)] | Annotated[legacy.LegacyRequest, Tag(LEGACY)],
+    Discriminator(_own_if("operation")),
+]
 
 
 class TraceView(BaseModel):
@@ -125,7 +158,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _status_of(exc: ConnectqlError) -> int:
-    if isinstance(exc, SpecErrors):
+    if isinstance(exc, SpecErrors | legacy.InvalidBody):
         return 422
     if isinstance(exc, NotFound):
         return 404
@@ -136,8 +169,31 @@ def _status_of(exc: ConnectqlError) -> int:
     return 400
 
 
-def install(app: FastAPI, control: ControlPlane, access: AccessControl) -> None:
-    """Add /api/connectors… to `app`, and the error handler that shapes its errors."""
+class KeyBody(BaseModel):
+    name: str = Field(min_length=1, max_length=64, description="What the key is for.")
+    role: Literal["admin", "viewer"] = "viewer"
+
+
+class KeyView(BaseModel):
+    id: str
+    name: str
+    role: str
+    created_at: str
+
+
+class CreatedKeyView(KeyView):
+    key: str = Field(description="The key itself: shown this once, never stored in clear.")
+
+
+def _key_view(stored: StoredKey) -> KeyView:
+    return KeyView(
+        id=stored.id, name=stored.name, role=stored.role, created_at=stored.created_at.isoformat()
+    )
+
+
+def install(app: FastAPI, control: ControlPlane, access: AccessControl, keys: KeyService) -> None:
+    """Add /api/connectors… and /api/keys… to `app`, and the error handler that shapes
+    their errors."""
 
     def role(
         request: Request,
@@ -183,6 +239,7 @@ def install(app: FastAPI, control: ControlPlane, access: AccessControl) -> None:
 
     def changed(change: Change, *, gone: bool = False) -> JSONResponse:
         body = ChangeView(
+            connector_id=change.connector,
             applied=change.applied,
             schema_version=change.schema_version,
             breaking_changes=[SchemaChangeView(**vars(c)) for c in change.breaking],
@@ -192,8 +249,11 @@ def install(app: FastAPI, control: ControlPlane, access: AccessControl) -> None:
         return JSONResponse(body.model_dump(), status_code=200 if change.applied else 409)
 
     @router.post("", status_code=201, response_model=ChangeView)
-    async def create_connector(body: CreateBody, _: Admin) -> JSONResponse:
-        change = await control.create(body.spec, body.format, body.config, start=body.start)
+    async def create_connector(body: CreateRequest, _: Admin) -> JSONResponse:
+        if isinstance(body, legacy.LegacyConnector):
+            change = await legacy.create(control, body)
+        else:
+            change = await control.create(body.spec, body.format, body.config, start=body.start)
         response = changed(change)
         response.status_code = 201
         return response
@@ -230,8 +290,11 @@ def install(app: FastAPI, control: ControlPlane, access: AccessControl) -> None:
         return changed(await control.stop_connector(id, force=force))
 
     @router.post("/{id}/request", response_model=RequestResult)
-    async def proxy_request(id: str, body: RequestBody, _: Admin) -> RequestResult:
-        outcome = await control.test(id, body.operation, body.args)
+    async def proxy_request(id: str, body: CallRequest, _: Admin) -> RequestResult:
+        if isinstance(body, legacy.LegacyRequest):
+            outcome = await legacy.call(control, id, body)
+        else:
+            outcome = await control.test(id, body.operation, body.args)
         return RequestResult(
             ok=outcome.ok,
             data=outcome.data,
@@ -264,6 +327,24 @@ def install(app: FastAPI, control: ControlPlane, access: AccessControl) -> None:
 
     app.include_router(router)
 
+    key_router = APIRouter(prefix="/api/keys", tags=["keys"], responses=ERRORS)
+
+    @key_router.post("", status_code=201, response_model=CreatedKeyView)
+    async def create_key(body: KeyBody, _: Admin) -> CreatedKeyView:
+        stored, key = await keys.create(body.name, body.role)
+        return CreatedKeyView(**_key_view(stored).model_dump(), key=key)
+
+    @key_router.get("", response_model=list[KeyView])
+    async def list_keys(_: Admin) -> list[KeyView]:
+        return [_key_view(k) for k in await keys.list()]
+
+    @key_router.delete("/{name}", status_code=204)
+    async def revoke_key(name: str, _: Admin) -> Response:
+        await keys.revoke(name)
+        return Response(status_code=204)
+
+    app.include_router(key_router)
+
     @app.exception_handler(ConnectqlError)
     async def control_error(request: Request, exc: ConnectqlError) -> JSONResponse:
         problems = []
@@ -288,10 +369,35 @@ def install(app: FastAPI, control: ControlPlane, access: AccessControl) -> None:
         body = ErrorBody(code=code, message=message, problems=problems)
         return JSONResponse(body.model_dump(), status_code=status)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default answer echoes the input, and a body may hold credentials
+        problems = [
+            Problem(message=_message(e["msg"]), path=_where(e["loc"])) for e in exc.errors()
+        ]
+        message = "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems)
+        body = ErrorBody(code="BAD_USER_INPUT", message=message, problems=problems)
+        return JSONResponse(body.model_dump(), status_code=422)
+
     @app.exception_handler(_UnauthenticatedError)
     async def unauthenticated(request: Request, exc: _UnauthenticatedError) -> JSONResponse:
         body = ErrorBody(code="UNAUTHENTICATED", message="an API key is needed")
         return JSONResponse(body.model_dump(), status_code=401)
+
+
+def _where(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """`("body", "legacy", "endpoints", 0, "method")` → `endpoints[0].method`."""
+    parts = list(loc)
+    if parts[:1] == ["body"]:
+        parts = parts[2:] if parts[1:2] in ([OWN], [LEGACY]) else parts[1:]
+    where = ""
+    for part in parts:
+        where += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return where.lstrip(".")
+
+
+def _message(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
 
 
 class _UnauthenticatedError(Exception):
