@@ -63,10 +63,7 @@ def test_the_development_commands(tmp_path: Path) -> None:
     assert "tests/spec" in run(one_folder, "--collect-only", "-q")
     figures = json.loads(run(bench, "--requests", "200", "--concurrency", "4"))
     assert figures  # the benchmark ran and printed its numbers
-    written = ROOT / "src" / "connectql" / "spec" / "connector-spec.schema.json"
-    before = written.read_bytes()
-    run(schema)
-    assert written.read_bytes() == before  # the committed JSON Schema is current
+    assert run(schema).startswith("unchanged:")  # the committed JSON Schema is current
 
 
 def _dockerfile() -> list[tuple[str, str]]:

@@ -25,6 +25,17 @@ def render() -> str:
     return json.dumps(spec_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def write() -> bool:
+    """Rewrite the committed copy if it drifted (atomically: readers never see half a file);
+    whether it changed."""
+    text = render()
+    if SCHEMA_FILE.read_text(encoding="utf-8") == text:
+        return False
+    partial = SCHEMA_FILE.with_suffix(".json.tmp")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(SCHEMA_FILE)
+    return True
+
+
 if __name__ == "__main__":
-    SCHEMA_FILE.write_text(render(), encoding="utf-8")
-    print(f"wrote {SCHEMA_FILE}")
+    print(f"{'wrote' if write() else 'unchanged:'} {SCHEMA_FILE}")
