@@ -99,7 +99,7 @@ async def test_states_are_enums(server: str) -> None:
         pytest.param(
             {"base_url": "http://10.255.0.1", "api_key": DEMO_KEY},
             "FORBIDDEN",
-            "cannot start: egress refused: 10.255.0.1 is a private address",
+            "cannot start: refused by the egress policy: 10.255.0.1 is a private address",
             id="egress-refused",
         ),
         pytest.param(

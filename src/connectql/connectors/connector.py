@@ -29,6 +29,7 @@ from connectql.connectors.breaker import CircuitBreaker
 from connectql.connectors.cache import ETagCache
 from connectql.connectors.clock import Clock, SystemClock
 from connectql.connectors.codecs import decode_body, encode_body
+from connectql.connectors.egress import EgressConnector, PolicyResolver
 from connectql.connectors.http import HttpRequest, HttpResponse, send
 from connectql.connectors.metrics import ConnectorMetrics
 from connectql.connectors.pagination import PageState, Paginator, build_paginator
@@ -135,8 +136,8 @@ class Connector:
         rng: random.Random | None = None,
         resolver: AbstractResolver | None = None,
     ) -> None:
-        """`resolver` replaces DNS resolution (the egress policy's, for connectors created
-        at run time)."""
+        """`resolver` replaces DNS resolution; a `PolicyResolver` (connectors created at run
+        time) also puts every connection under its egress policy."""
         self._resolver = resolver
         self.spec = spec
         self.name = spec.name
@@ -228,11 +229,16 @@ class Connector:
 
     def _default_session(self) -> aiohttp.ClientSession:
         timeouts = self.spec.source.timeouts
+        pool: dict[str, Any] = {"limit": 100, "limit_per_host": 50, "ttl_dns_cache": 300}
+        # A policy's resolver alone would miss IP literals: its connector checks every socket.
+        tcp = (
+            EgressConnector(self._resolver.policy, resolver=self._resolver, **pool)
+            if isinstance(self._resolver, PolicyResolver)
+            else aiohttp.TCPConnector(resolver=self._resolver, **pool)
+        )
         return aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeouts.total, sock_connect=timeouts.connect),
-            connector=aiohttp.TCPConnector(
-                limit=100, limit_per_host=50, ttl_dns_cache=300, resolver=self._resolver
-            ),
+            connector=tcp,
             raise_for_status=False,
         )
 
@@ -441,7 +447,12 @@ class Connector:
     # --- the exchange ------------------------------------------------------------------
 
     async def _send_raw(self, request: HttpRequest) -> HttpResponse:
-        return await send(self.session, request, connector=self.name)
+        return await send(
+            self.session,
+            request,
+            connector=self.name,
+            max_body=self.spec.source.max_body_bytes,
+        )
 
     async def _exchange(
         self,
@@ -518,7 +529,11 @@ class Connector:
             started = time.perf_counter()
             try:
                 response = await send(
-                    self.session, outgoing, connector=self.name, operation=op_name
+                    self.session,
+                    outgoing,
+                    connector=self.name,
+                    operation=op_name,
+                    max_body=self.spec.source.max_body_bytes,
                 )
             except UpstreamError as exc:
                 ms = (time.perf_counter() - started) * 1000

@@ -2,7 +2,8 @@
 
 Nothing above this module sees an aiohttp type or exception: `send` maps them into the
 project's error tree (`raise … from exc`) and messages never carry the URL, which may hold
-credentials.
+credentials. Bodies are streamed and cut off at a limit, counted after decompression, so an
+endless body or a gzip bomb costs at most that much memory.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from urllib.parse import urlsplit
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from connectql.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from connectql.errors import (
+    BadResponse,
+    Forbidden,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from connectql.spec.models import DEFAULT_MAX_BODY_BYTES
 
 
 @dataclass
@@ -54,8 +62,9 @@ async def send(
     *,
     connector: str | None = None,
     operation: str | None = None,
+    max_body: int = DEFAULT_MAX_BODY_BYTES,
 ) -> HttpResponse:
-    """Perform `request` on `session`, reading the whole body."""
+    """Perform `request` on `session`, reading the whole body (at most `max_body` bytes)."""
     timeout = aiohttp.ClientTimeout(total=request.timeout) if request.timeout else None
     try:
         async with session.request(
@@ -67,8 +76,24 @@ async def send(
             timeout=timeout if timeout is not None else aiohttp.helpers.sentinel,
             allow_redirects=False,
         ) as resp:
-            body = await resp.read()
+            body = await _read(resp, max_body)
+            if body is None:
+                raise BadResponse(
+                    f"the upstream's answer is larger than {_size(max_body)} "
+                    "(source.max_body_bytes)",
+                    connector=connector,
+                    operation=operation,
+                    status=resp.status,
+                )
             return HttpResponse(resp.status, resp.headers, body, str(resp.url))
+    except Forbidden as exc:  # the egress policy refused to connect: no retry will help
+        raise UpstreamUnavailable(
+            str(exc),
+            connector=connector,
+            operation=operation,
+            code=Forbidden.code,
+            retryable=False,
+        ) from exc
     except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamTimeout(
             "the upstream did not answer in time", connector=connector, operation=operation
@@ -87,3 +112,23 @@ async def send(
         raise UpstreamError(
             f"HTTP client error ({type(exc).__name__})", connector=connector, operation=operation
         ) from exc
+
+
+async def _read(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The (decompressed) body, or None as soon as it grows past `limit` bytes; leaving the
+    rest unread makes aiohttp close the connection instead of reusing it."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} bytes"

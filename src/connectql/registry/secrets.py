@@ -23,6 +23,8 @@ KEY_ENV = "CONNECTQL_SECRET_KEY"
 
 class SecretBox:
     def __init__(self, key: bytes) -> None:
+        self.key = key
+        """The deployment's secret: other keys (Relay cursors') are derived from it."""
         try:
             self._fernet = Fernet(key)
         except (ValueError, TypeError):

@@ -1,39 +1,84 @@
-"""Opaque Relay cursors: a paginator's page state plus the index of a record in that page.
+"""Opaque, tamper-proof Relay cursors: a paginator's page state and the index of a record in
+that page, sealed with AES-GCM under a server key and bound to the connector, operation and
+arguments they were issued for.
 
-A cursor is `<page token>.<index>`, the page token being the state as base64url JSON, so a
-page's token is encoded once however many edges it has.
+Authenticated, because page state steers a request made with the connector's credentials: an
+edited, forged, truncated or borrowed cursor is refused, never followed. Encrypted, because
+the state of `link_header`/`next_url` pagination is the URL the upstream gave, and such URLs
+can carry credentials (Facebook's `paging.next` holds the access token).
+
+The key is derived from the deployment's secrets key (`CONNECTQL_SECRET_KEY`, or the key file
+in the state directory under `connectql serve`), so cursors survive restarts and replicas
+sharing that key accept each other's; a runtime without one (stateless) draws a random key per
+process, and its cursors stop working when it restarts.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectql.connectors.pagination import PageState
 
-
-def page_token(state: PageState) -> str:
-    raw = orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def encode_cursor(token: str, index: int) -> str:
-    """The cursor of record `index` in the page whose `page_token` is `token`."""
-    return f"{token}.{index}"
+KEY_ENV = "CONNECTQL_SECRET_KEY"
+_NONCE = 12
+_CONTEXT = b"connectql relay cursor v1"
 
 
-def decode_cursor(cursor: str) -> tuple[PageState, int]:
-    """Raise ValueError when `cursor` was not made by `encode_cursor`."""
-    token, _, index = cursor.rpartition(".")
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        state: Any = orjson.loads(raw)
-        position = int(index)
-    except (binascii.Error, orjson.JSONDecodeError, ValueError) as exc:
-        raise ValueError("not a cursor from this API") from exc
-    if not isinstance(state, dict) or position < 0 or not index.isdigit():
-        raise ValueError("not a cursor from this API")
-    return state, position
+def cursor_scope(connector: str, operation: str, args: Mapping[str, Any]) -> bytes:
+    """What a cursor is bound to: a cursor of one list is not valid for any other."""
+    return orjson.dumps(
+        [connector, operation, args],
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+        default=str,
+    )
+
+
+class Cursors:
+    def __init__(self, key: bytes | None = None) -> None:
+        self._aead = AESGCM(key if key is not None else AESGCM.generate_key(bit_length=256))
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> Cursors:
+        """Keyed by a key derived from `secret` (never the secret itself)."""
+        return cls(hmac.new(secret, _CONTEXT, hashlib.sha256).digest())
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Cursors:
+        """Keyed by CONNECTQL_SECRET_KEY (shared by replicas) if set, else a random key."""
+        secret = (os.environ if environ is None else environ).get(KEY_ENV)
+        return cls.from_secret(secret.encode()) if secret else cls()
+
+    def page(self, scope: bytes, state: PageState) -> Callable[[int], str]:
+        """The cursor maker of one page: record index → cursor (the state encoded once)."""
+        raw = orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
+
+        def cursor(index: int) -> str:
+            nonce = os.urandom(_NONCE)
+            sealed = self._aead.encrypt(nonce, b"%d." % index + raw, scope)
+            return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+        return cursor
+
+    def decode(self, scope: bytes, cursor: str) -> tuple[PageState, int]:
+        """The page state and index of `cursor`; ValueError if this server did not issue it
+        for `scope`."""
+        try:
+            raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+            plain = self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], scope)
+            index, _, state = plain.partition(b".")
+            position, value = int(index), orjson.loads(state)
+        except (binascii.Error, ValueError, InvalidTag) as exc:
+            raise ValueError("not a cursor from this API") from exc
+        if not isinstance(value, dict) or position < 0:
+            raise ValueError("not a cursor from this API")
+        return value, position

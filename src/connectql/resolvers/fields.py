@@ -20,7 +20,7 @@ from strawberry.dataloader import DataLoader
 
 from connectql.connectors.connector import Connector
 from connectql.errors import ConnectorError, Forbidden
-from connectql.resolvers.cursors import decode_cursor, encode_cursor, page_token
+from connectql.resolvers.cursors import Cursors, cursor_scope
 from connectql.resolvers.loaders import Loaders
 from connectql.spec.models import ObjectType, Resolve
 from connectql.spec.templates import Placeholder, parse_template, render_value
@@ -62,6 +62,9 @@ def _bad_input(connector: Connector, op_name: str, message: str) -> ConnectorErr
 
 class ConnectorResolvers:
     """The `ResolverFactory` the schema builder uses for every connector."""
+
+    def __init__(self, cursors: Cursors | None = None) -> None:
+        self.cursors = cursors or Cursors.from_environment()
 
     def namespace(self, connector: Connector, *, mutation: bool) -> GraphQLFieldResolver:
         def resolve(parent: Any, info: Info) -> Connector:
@@ -113,6 +116,7 @@ class ConnectorResolvers:
         page_size: int = getattr(pagination, "page_size", 30)
         max_items: int = getattr(pagination, "max_items", 1000)
         item_links = _item_links(connector, op.response.type)
+        cursors = self.cursors
 
         async def resolve(
             parent: Any,
@@ -129,9 +133,10 @@ class ConnectorResolvers:
                 raise _bad_input(
                     connector, op_name, f"first must be between 0 and {max_items}, got {wanted}"
                 )
+            scope = cursor_scope(connector.name, op_name, args)
             if after:
                 try:
-                    state, skip = decode_cursor(after)
+                    state, skip = cursors.decode(scope, after)
                 except ValueError:
                     raise _bad_input(connector, op_name, "after is not a valid cursor") from None
                 skip += 1
@@ -141,14 +146,12 @@ class ConnectorResolvers:
             has_next = False
             while len(edges) < wanted:
                 page = await connector.fetch_page(op_name, args, state, wanted - len(edges) + skip)
-                token = page_token(state)
+                cursor = cursors.page(scope, state)
                 for index in range(skip, len(page.records)):
                     if len(edges) == wanted:
                         has_next = True
                         break
-                    edges.append(
-                        {"cursor": encode_cursor(token, index), "node": page.records[index]}
-                    )
+                    edges.append({"cursor": cursor(index), "node": page.records[index]})
                 if has_next or page.next_state is None:
                     break
                 if len(edges) == wanted:

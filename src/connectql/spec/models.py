@@ -30,6 +30,7 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 GRAPHQL_NAME_PATTERN = r"^[_A-Za-z][_0-9A-Za-z]*$"
 TYPE_NAME_PATTERN = r"^[A-Z][_0-9A-Za-z]*$"
 STATUS_KEY = re.compile(r"^([1-5][0-9][0-9]|[1-5]xx|default)$")
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
 GraphQLName = Annotated[str, Field(pattern=GRAPHQL_NAME_PATTERN)]
 TypeName = Annotated[str, Field(pattern=TYPE_NAME_PATTERN)]
@@ -304,7 +305,17 @@ class Source(SpecModel):
     rate_limit: RateLimit | None = None
     circuit_breaker: CircuitBreakerPolicy | None = CircuitBreakerPolicy()
     allow_hosts: list[str] = []
-    """Hosts besides base_url's that pagination links may point to."""
+    """Hosts besides base_url's that pagination links and hooks' URLs may point to. For a
+    connector created at run time, each connection must still pass the operator's egress
+    policy: listing a private address here does not make it reachable."""
+    max_body_bytes: Annotated[
+        int,
+        Field(
+            gt=0,
+            description="The largest upstream answer accepted, counted after decompression "
+            "(default 32 MiB); a larger one fails the call with BAD_RESPONSE.",
+        ),
+    ] = DEFAULT_MAX_BODY_BYTES
     errors: dict[str, ErrorAction] = {}
     """Default status mapping for every operation; an operation's own `errors` win."""
     body_errors: BodyErrors | None = None
