@@ -256,3 +256,17 @@ def test_generate_client_and_check(tmp_path: Path) -> None:
     )
     assert stale.exit_code == 1
     assert "differs:" in stale.output
+
+
+def test_generate_client_refuses_a_bad_package_name_without_a_traceback(tmp_path: Path) -> None:
+    from tests.processes import run_cli
+
+    done = run_cli(
+        "generate", "client", str(BOOKSTORE_SPEC), "-o", "out", "--package", "a b", cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert "Invalid value for --package: package name 'a b' is not a Python identifier" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()

@@ -37,6 +37,7 @@ import json
 import keyword
 import math
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -56,7 +57,7 @@ from connectql.spec.models import (
 from connectql.spec.naming import enum_value_name
 from connectql.spec.typeref import TypeRef, parse_type_ref
 
-__all__ = ["check_client", "generate_client", "write_client"]
+__all__ = ["check_client", "check_package_name", "generate_client", "write_client"]
 
 LINE_LENGTH = 88
 """ruff format's default line length: the generated package is formatted for it."""
@@ -936,11 +937,9 @@ def generate_client(spec: ConnectorSpec, package: str | None = None) -> dict[str
     """The files of a typed client package for `spec`, by path relative to the output
     directory (`<package>/models.py`, …). The same spec always gives the same bytes.
 
-    `package` defaults to `<connector name>_client`; it must be a Python identifier.
+    `package` defaults to `<connector name>_client`; see check_package_name.
     """
-    name = package or f"{spec.name}_client"
-    if not _is_plain_identifier(name) or keyword.iskeyword(name):
-        raise ValueError(f"package name {name!r} is not a Python identifier")
+    name = check_package_name(package or f"{spec.name}_client")
     plan = make_plan(spec)
     files = {
         "__init__.py": _init_module(plan),
@@ -951,6 +950,31 @@ def generate_client(spec: ConnectorSpec, package: str | None = None) -> dict[str
         SPEC_FILE: spec_json(spec),
     }
     return {f"{name}/{path}": text for path, text in sorted(files.items())}
+
+
+MAX_PACKAGE_NAME = 100
+"""Characters: far below the 255 a file system allows the package's folder."""
+_TAKEN_MODULES = frozenset({*sys.stdlib_module_names, "connectql", "pydantic"})
+"""Modules the generated client imports (or Python ships): a package of the same name
+beside the user's code would be imported in their place."""
+
+
+def check_package_name(name: str) -> str:
+    """`name` if a generated package may have it (its folder and import name), else a
+    ValueError saying why."""
+    shown = repr(name) if len(name) <= 40 else f"{name[:37]!r}..."
+    if not _is_plain_identifier(name):
+        raise ValueError(
+            f"package name {shown} is not a Python identifier (ASCII letters, digits and _, "
+            "not starting with a digit)"
+        )
+    if keyword.iskeyword(name):
+        raise ValueError(f"package name {shown} is a Python keyword")
+    if len(name) > MAX_PACKAGE_NAME:
+        raise ValueError(f"package name {shown} is longer than {MAX_PACKAGE_NAME} characters")
+    if name in _TAKEN_MODULES:
+        raise ValueError(f"package name {shown} would hide the module {name} of that name")
+    return name
 
 
 def _checked_relative(path: str) -> Path:

@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urljoin
 
 import yaml
 
 from connectql.builder.naming import Namer, camel, pascal, short_name, words
-from connectql.errors import ConfigError, SpecErrors
-from connectql.spec.loader import Positions, validate_data
+from connectql.connectors.egress import EgressPolicy
+from connectql.connectors.http import HttpRequest, send
+from connectql.errors import BadResponse, ConfigError, ControlError, SpecErrors
+from connectql.spec.loader import Positions, TextLimits, check_text, load_json, validate_data
 from connectql.spec.naming import enum_value_name
 from connectql.spec.typeref import BUILTIN_SCALARS
 
@@ -44,6 +47,10 @@ CURSOR_FIELDS = (
 RESERVED_TYPES = frozenset({"Query", "Mutation", "PageInfo", *BUILTIN_SCALARS})
 MAX_DESCRIPTION = 500
 MAX_FIX_ROUNDS = 20
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+FETCH_TIMEOUT = 60.0
+MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CONNECTOR_KEY = "connector"
 """The lockfile's entry for the connector's name: a re-import keeps the namespace too."""
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -111,11 +118,20 @@ class _Skip(Exception):
         self.reason = reason
 
 
-def load_document(text: str) -> dict[str, Any]:
-    """Parse an OpenAPI/Swagger document (JSON or YAML)."""
+DOCUMENT_LIMITS = TextLimits(max_bytes=MAX_DOCUMENT_BYTES, max_scalar=MAX_DOCUMENT_BYTES)
+"""Long values cost nothing later: descriptions are cut to MAX_DESCRIPTION on import."""
+
+
+def load_document(text: str, filename: str = "<document>") -> dict[str, Any]:
+    """Parse an OpenAPI/Swagger document (JSON or YAML); SpecErrors if it exceeds
+    DOCUMENT_LIMITS (aliases, nesting, size)."""
     try:
-        doc = json.loads(text) if text.lstrip().startswith("{") else _load_yaml(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        if text.lstrip().startswith("{"):
+            doc = load_json(text, filename, DOCUMENT_LIMITS)
+        else:
+            check_text(text, filename, DOCUMENT_LIMITS)
+            doc = _load_yaml(text)
+    except (ValueError, yaml.YAMLError) as exc:  # ValueError: bad JSON, or YAML's 2024-02-30
         raise ConfigError(f"the document is not valid JSON or YAML: {exc}") from None
     if not isinstance(doc, dict) or not ("openapi" in doc or "swagger" in doc):
         raise ConfigError("not an OpenAPI document: no `openapi` or `swagger` key at the top")
@@ -961,6 +977,32 @@ def _security2(scheme: Mapping[str, Any]) -> dict[str, Any]:
             }
         return {"type": "oauth2", "flows": {}}
     return dict(scheme)
+
+
+async def fetch_document(
+    url: str, policy: EgressPolicy, max_bytes: int = MAX_DOCUMENT_BYTES
+) -> str:
+    """Fetch a document at `url` under `policy`: every hop of a redirect must pass it too
+    (each connection is checked as it opens), and at most `max_bytes` are read."""
+    for _ in range(MAX_REDIRECTS + 1):
+        await policy.check_url(url)  # a clear refusal before connecting
+        async with policy.session() as session:
+            try:
+                response = await send(
+                    session, HttpRequest("GET", url, timeout=FETCH_TIMEOUT), max_body=max_bytes
+                )
+            except BadResponse:
+                raise ControlError(
+                    f"the document is larger than {max_bytes // 2**20} MiB"
+                ) from None
+        location = response.headers.get("Location")
+        if response.status in REDIRECTS and location:
+            url = urljoin(url, location)
+            continue
+        if response.status != 200:
+            raise ControlError(f"fetching the document gave HTTP {response.status}")
+        return response.body.decode("utf-8", "replace")
+    raise ControlError(f"fetching the document took more than {MAX_REDIRECTS} redirects")
 
 
 def read_source(source: str, fetch: Callable[[str], str] | None = None) -> str:

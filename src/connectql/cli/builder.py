@@ -6,17 +6,16 @@ import asyncio
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import click
 
 from connectql.cli.common import fail, load_or_exit, pair, write_output
 from connectql.errors import ConfigError, ConnectqlError, SpecErrors
-from connectql.spec.loader import load_spec, load_spec_text
+from connectql.spec.loader import check_text, load_spec, load_spec_text
 
 _T = TypeVar("_T")
 
@@ -109,10 +108,15 @@ def _progress_bar(items: Sequence[_T], label: str) -> Iterator[_T]:
 
 
 def _fetch(url: str) -> str:
+    """The operator may name any host, even a local one; a redirect elsewhere must pass the
+    default egress policy (a public document must not lead to an internal address)."""
+    from connectql.builder.openapi import fetch_document
+    from connectql.connectors.egress import EgressPolicy
+
+    host = urlsplit(url).hostname or ""
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - http(s) only
-            return str(response.read().decode("utf-8"))
-    except (urllib.error.URLError, UnicodeDecodeError) as exc:
+        return asyncio.run(fetch_document(url, EgressPolicy([host])))
+    except ConnectqlError as exc:
         raise ConfigError(f"cannot fetch {url}: {exc}") from None
 
 
@@ -143,7 +147,12 @@ def infer_command(
     click.echo(report.yaml(), nl=False)
     if not spec_file:
         return
-    raw = yaml.safe_load(Path(spec_file).read_text(encoding="utf-8"))
+    text = Path(spec_file).read_text(encoding="utf-8")
+    try:
+        check_text(text, spec_file)  # the spec's limits (size, nesting, aliases) first
+    except SpecErrors as exc:
+        raise click.ClickException(str(exc.errors[0])) from None
+    raw = yaml.safe_load(text)
     changes = diff_types(raw.get("types") or {}, report.types)
     for change in changes:
         click.echo(
@@ -226,7 +235,10 @@ def generate_client_command(spec_file: str, output: str, package: str | None, ch
     from connectql.builder.client import check_client, generate_client, write_client
 
     spec = load_or_exit(spec_file)
-    files = generate_client(spec, package)
+    try:
+        files = generate_client(spec, package)
+    except ValueError as exc:  # a package name that can't be one
+        raise click.BadParameter(str(exc), param_hint="--package") from None
     if check:
         differing = check_client(files, Path(output))
         for path in differing:

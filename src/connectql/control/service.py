@@ -4,6 +4,8 @@ while the server runs, keeping the registry, the live schema and other replicas 
 Each change, on one replica at a time (a lock): build the new connector set and schema, refuse
 a breaking change unless forced, commit to the registry (one transaction), swap the schema,
 then tell other replicas (`registry.changed`) and local subscribers (`schema.changed`).
+Events can be lost (Redis away), so replicas also compare the registry's change count with
+what they serve, every `reconcile_seconds` and when the bus reconnects, and catch up.
 Connectors from connectql.yaml are the operator's: served, never changed from here.
 """
 
@@ -30,6 +32,7 @@ from connectql.errors import (
     NotFound,
 )
 from connectql.events import REGISTRY, SCHEMA, EventBus, LocalBus
+from connectql.events.bus import RECONNECTED
 from connectql.registry import RUNNING, Registry, StoredConnector
 from connectql.registry import STOPPED as STATE_STOPPED
 from connectql.runtime import Plan, Runtime, SchemaChange
@@ -67,6 +70,8 @@ class ControlPlane:
         registry: Registry | None = None,
         bus: EventBus | None = None,
         egress: EgressPolicy | None = None,
+        *,
+        reconcile_seconds: float = 5.0,
     ) -> None:
         self.runtime = runtime
         self.egress = egress or EgressPolicy()
@@ -83,6 +88,9 @@ class ControlPlane:
         self.stored: dict[str, StoredConnector] = {}
         self._lock = asyncio.Lock()
         self._follower: asyncio.Task[None] | None = None
+        self.reconcile_seconds = reconcile_seconds
+        self._seen: int | None = None
+        """The registry's connector change count when `stored` was last read from it."""
 
     # --- lifecycle of the plane ---------------------------------------------------------------
 
@@ -94,8 +102,8 @@ class ControlPlane:
         if self.registry is not None:
             await self.registry.start()
             async with self._lock:
-                await self._reload()
-        self._follower = asyncio.create_task(self._follow())
+                await self._reconcile(force=True)
+            self._follower = asyncio.create_task(self._follow())
         self._watch_all()
 
     async def stop(self) -> None:
@@ -108,24 +116,42 @@ class ControlPlane:
             await self.registry.close()
 
     async def _follow(self) -> None:
-        """Apply changes other replicas made to the shared registry."""
-        async with self.bus.subscribe(REGISTRY) as events:
+        """Apply changes other replicas made to the shared registry: at once on their event,
+        else at the next check (every `reconcile_seconds`, or when the bus reconnects)."""
+        failing = False
+        async with self.bus.subscribe(REGISTRY, RECONNECTED) as events:
             while True:
-                event = await events.get()
-                if event.get("origin") == self.bus.origin or self.registry is None:
-                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(events.get(), self.reconcile_seconds)
+                while not events.empty():  # one look at the registry answers them all
+                    events.get_nowait()
                 try:
                     async with self._lock:
-                        change = await self._reload()
-                except Exception:  # a bad reload must not stop following
-                    log.exception("could not apply a change from another replica")
+                        change = await self._reconcile()
+                except Exception:  # must not stop following; logged once, not every check
+                    if not failing:
+                        log.exception("could not catch up with the registry")
+                    failing = True
                     continue
-                self._announce_local(change)
+                failing = False
+                if change is not None:
+                    self._announce_local(change)
 
-    async def _reload(self) -> Change:
-        """Serve exactly what the registry says (and the static connectors)."""
+    async def _reconcile(self, *, force: bool = False) -> Change | None:
+        """Serve what the registry holds if it changed since we last read it (under the
+        lock). Costs one small query when it has not."""
         assert self.registry is not None
+        seen = (await self.registry.changes()).connectors
+        if seen == self._seen and not force:
+            return None
         stored = {s.name: s for s in await self.registry.all()}
+        self._seen = seen  # counted before reading: a change in between is caught next time
+        if stored == self.stored and not force:  # our own writes, served already
+            return None
+        return self._reload(stored)
+
+    def _reload(self, stored: dict[str, StoredConnector]) -> Change:
+        """Serve exactly `stored`, the registry's connectors (and the static connectors)."""
         specs: list[tuple[ConnectorSpec, Mapping[str, Any]]] = [
             (spec, self._static_config[name]) for name, spec in self.static.items()
         ]
@@ -218,8 +244,16 @@ class ControlPlane:
         return change
 
     async def update(
-        self, name: str, spec_text: str, spec_format: str = "yaml", *, force: bool = False
+        self,
+        name: str,
+        spec_text: str,
+        spec_format: str = "yaml",
+        *,
+        force: bool = False,
+        config: Mapping[str, Any] | None = None,
     ) -> Change:
+        """Store and serve a new spec version; `config` values are merged in the same change
+        (a null value removes a key): both are stored, or neither."""
         registry = self._registry()
         spec = self._parse(spec_text, spec_format)
         if spec.name != name:
@@ -231,7 +265,7 @@ class ControlPlane:
             return registry.add_version(name, spec_text, spec_format, config, spec.secret_keys())
 
         async with self._lock:
-            change = await self._switch_spec(name, spec, store, force=force)
+            change = await self._switch_spec(name, spec, store, force=force, values=config)
         await self._announce(change)
         return change
 
@@ -244,7 +278,10 @@ class ControlPlane:
             target = versions[version]
             spec = self._parse(target.spec_text, target.spec_format, name, version)
             change = await self._switch_spec(
-                name, spec, lambda _config: registry.set_version(name, version), force=force
+                name,
+                spec,
+                lambda _config: registry.set_version(name, version, spec.secret_keys()),
+                force=force,
             )
         await self._announce(change)
         return change
@@ -256,12 +293,17 @@ class ControlPlane:
         store: Callable[[dict[str, Any]], Awaitable[StoredConnector]],
         *,
         force: bool,
+        values: Mapping[str, Any] | None = None,
     ) -> Change:
-        """Serve another spec for a stored connector (under the lock): refuse a breaking
-        change unless forced, then store and swap."""
+        """Serve another spec for a stored connector (under the lock), with `values` merged
+        into its config: refuse a breaking change unless forced, then store and swap."""
         stored = self.managed(name)
         config = {k: v for k, v in stored.config.items() if k in spec.config}
+        if values:
+            config = {k: v for k, v in {**config, **values}.items() if v is not None}
         plan = self._plan(add=(spec, config)) if stored.desired_state == RUNNING else None
+        if plan is None and values:
+            resolve_keys(spec, config)  # a running one's config is checked by the plan
         if plan is not None and plan.breaking and not force:
             return self._change(name, plan, applied=False)
         await self._check_egress(plan, name)

@@ -2,6 +2,8 @@
 
 Every write is one transaction, so a process killed mid-write leaves either the whole change
 or none of it. Secret config values are sealed by a SecretBox before they reach the database.
+Every write also counts itself in `change_counts`, in the same transaction: replicas compare
+that count with what they serve, so a change whose event was lost (Redis away) still arrives.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from connectql.errors import ConfigError, Conflict, NotFound
+from connectql.errors import ConfigError, Conflict, ControlError, NotFound
 from connectql.registry import tables
 from connectql.registry.migrations import migrate
 from connectql.registry.secrets import SecretBox
 
 RUNNING, STOPPED = "running", "stopped"
+CONNECTORS, API_KEYS = "connectors", "api_keys"
+"""The scopes of `change_counts`."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,14 @@ class StoredKey:
     prefix: str | None
     """The key's first characters, known only when it was just created."""
     created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Changes:
+    """How many writes each scope of the registry has had."""
+
+    connectors: int
+    api_keys: int
 
 
 @dataclass(frozen=True)
@@ -139,6 +151,14 @@ class Registry:
             )
             return [StoredVersion(*row) for row in rows]
 
+    async def changes(self) -> Changes:
+        """The write counts: one small query, cheap enough to run every few seconds."""
+        t = tables.change_counts
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(t.c.scope, t.c.changes))
+            counts = {row.scope: row.changes for row in rows}
+        return Changes(connectors=counts[CONNECTORS], api_keys=counts[API_KEYS])
+
     # --- writes (one transaction each) --------------------------------------------------------
 
     async def create(
@@ -176,6 +196,7 @@ class Registry:
                         created_at=now,
                     )
                 )
+                await self._count(conn, CONNECTORS)
                 return await self._get(conn, name)
         except IntegrityError:
             raise Conflict(f"a connector named {name!r} already exists") from None
@@ -192,6 +213,7 @@ class Registry:
         v = tables.connector_versions
         async with self.engine.begin() as conn:
             stored = await self._get(conn, name, for_update=True)
+            _keep_sealed(stored, config, secret_keys, "the new spec")
             latest = await conn.scalar(
                 select(func.max(v.c.version)).where(v.c.connector_id == stored.id)
             )
@@ -212,13 +234,18 @@ class Registry:
                 .where(tables.connectors.c.id == stored.id)
                 .values(current_version=version, config=plain, secrets=sealed, updated_at=now)
             )
+            await self._count(conn, CONNECTORS)
             return await self._get(conn, name)
 
-    async def set_version(self, name: str, version: int) -> StoredConnector:
-        """Make an earlier (or later) stored version current: a rollback."""
+    async def set_version(
+        self, name: str, version: int, secret_keys: frozenset[str]
+    ) -> StoredConnector:
+        """Make an earlier (or later) stored version current: a rollback. The config is kept
+        as it is, so every sealed key must be secret in that version (`secret_keys`)."""
         v = tables.connector_versions
         async with self.engine.begin() as conn:
             stored = await self._get(conn, name, for_update=True)
+            _keep_sealed(stored, stored.config, secret_keys, f"version {version}")
             exists = await conn.scalar(
                 select(v.c.version).where(v.c.connector_id == stored.id, v.c.version == version)
             )
@@ -229,6 +256,7 @@ class Registry:
                 .where(tables.connectors.c.id == stored.id)
                 .values(current_version=version, updated_at=_now())
             )
+            await self._count(conn, CONNECTORS)
             return await self._get(conn, name)
 
     async def configure(
@@ -237,11 +265,13 @@ class Registry:
         plain, sealed = self._split(config, secret_keys)
         async with self.engine.begin() as conn:
             stored = await self._get(conn, name, for_update=True)
+            _keep_sealed(stored, config, secret_keys, "its spec")
             await conn.execute(
                 tables.connectors.update()
                 .where(tables.connectors.c.id == stored.id)
                 .values(config=plain, secrets=sealed, updated_at=_now())
             )
+            await self._count(conn, CONNECTORS)
             return await self._get(conn, name)
 
     async def set_desired_state(self, name: str, state: str) -> StoredConnector:
@@ -252,6 +282,7 @@ class Registry:
                 .where(tables.connectors.c.id == stored.id)
                 .values(desired_state=state, updated_at=_now())
             )
+            await self._count(conn, CONNECTORS)
             return await self._get(conn, name)
 
     async def delete(self, name: str) -> None:
@@ -265,6 +296,7 @@ class Registry:
             await conn.execute(
                 tables.connectors.delete().where(tables.connectors.c.id == stored.id)
             )
+            await self._count(conn, CONNECTORS)
 
     # --- API keys ------------------------------------------------------------------------
 
@@ -287,6 +319,7 @@ class Registry:
                     created_at=stored.created_at,
                 )
             )
+            await self._count(conn, API_KEYS)
         return stored, key
 
     async def api_keys(self) -> list[StoredKey]:
@@ -308,8 +341,9 @@ class Registry:
             done = await conn.execute(
                 tables.api_keys.delete().where((k.name == name) | (k.id == name))
             )
-        if done.rowcount == 0:
-            raise NotFound(f"no API key named {name!r}")
+            if done.rowcount == 0:
+                raise NotFound(f"no API key named {name!r}")
+            await self._count(conn, API_KEYS)
 
     async def api_key_hashes(self) -> dict[str, str]:
         """{sha256 hex of key: role}."""
@@ -318,6 +352,13 @@ class Registry:
             return {row[0]: row[1] for row in rows.all()}
 
     # --- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    async def _count(conn: AsyncConnection, scope: str) -> None:
+        """Count a write, in its transaction. Called last: PostgreSQL keeps the counter's row
+        locked until the commit, so every write locks in the same order, briefly."""
+        t = tables.change_counts
+        await conn.execute(update(t).where(t.c.scope == scope).values(changes=t.c.changes + 1))
 
     def _split(self, config: Mapping[str, Any], secret_keys: frozenset[str]) -> tuple[str, bytes]:
         plain = {k: v for k, v in config.items() if k not in secret_keys}
@@ -365,6 +406,28 @@ class Registry:
             secret_keys=frozenset(hidden),
             created_at=_aware(row.created_at),
             updated_at=_aware(row.updated_at),
+        )
+
+
+def _keep_sealed(
+    stored: StoredConnector, config: Mapping[str, Any], secret_keys: frozenset[str], spec: str
+) -> None:
+    """A value once sealed is never stored, nor shown, in clear: refuse to keep a sealed
+    value in `config` when `spec` no longer marks its key secret. (Keeping it sealed anyway
+    would not do: the runtime, outputs and logs follow the spec.) A new value, or none, is
+    the caller's explicit choice."""
+    exposed = sorted(
+        key
+        for key in stored.secret_keys - secret_keys
+        if key in config and config[key] == stored.config.get(key)
+    )
+    if exposed:
+        keys = ", ".join(exposed)
+        raise ControlError(
+            f"config key(s) {keys} of connector {stored.name!r} hold a secret, and {spec} does "
+            "not mark them `secret: true`: the value would be kept in clear. Keep `secret: "
+            f"true`, or replace or remove the value (set {keys} to null with "
+            "configureConnector first)"
         )
 
 

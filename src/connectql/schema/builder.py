@@ -20,7 +20,11 @@ from connectql.schema.control import (
     _problems,
 )
 
-MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+
+class BadInput(ControlError):
+    """An argument that cannot be used as given."""
+
+    code = "BAD_USER_INPUT"
 
 
 @strawberry.type
@@ -79,16 +83,9 @@ async def _document_text(info: Ctx, source: str) -> str:
     """`source` is the document itself, or an http(s) URL fetched under the egress policy."""
     if not source.lstrip().startswith(("http://", "https://")):
         return source
-    control = _admin(info)
-    url = source.strip()
-    await control.egress.check_url(url)
-    async with control.egress.session() as session, session.get(url) as response:
-        if response.status != 200:
-            raise ControlError(f"fetching the document gave HTTP {response.status}")
-        body = await response.content.read(MAX_DOCUMENT_BYTES + 1)
-    if len(body) > MAX_DOCUMENT_BYTES:
-        raise ControlError("the document is larger than 50 MiB")
-    return body.decode("utf-8", "replace")
+    from connectql.builder.openapi import fetch_document
+
+    return await fetch_document(source.strip(), _admin(info).egress)
 
 
 async def import_openapi(
@@ -196,8 +193,14 @@ def _output(files: dict[str, str], info: Ctx, dry_run: bool, kind: str) -> Gener
 def generate_client(
     info: Ctx, connector: str, package: str | None = None, dry_run: bool = True
 ) -> GeneratedOutput:
+    from connectql.builder.client import check_package_name
     from connectql.builder.client import generate_client as run
 
+    if package is not None:
+        try:
+            check_package_name(package)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
     return _output(run(_spec_of(info, connector), package), info, dry_run, "clients")
 
 

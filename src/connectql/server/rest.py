@@ -92,7 +92,9 @@ class UpdateBody(BaseModel):
     spec: str = Field(min_length=1)
     format: Literal["yaml", "json"] = "yaml"
     config: dict[str, Any] | None = Field(
-        None, description="Config values to merge after the update (null removes a key)."
+        None,
+        description="Config values to merge (null removes a key), in the same change: the "
+        "new spec and the config are both stored, or neither.",
     )
     force: bool = False
 
@@ -268,9 +270,9 @@ def install(app: FastAPI, control: ControlPlane, access: AccessControl, keys: Ke
 
     @router.put("/{id}", response_model=ChangeView)
     async def update_connector(id: str, body: UpdateBody, _: Admin) -> JSONResponse:
-        change = await control.update(id, body.spec, body.format, force=body.force)
-        if change.applied and body.config:
-            change = await control.configure(id, body.config)
+        change = await control.update(
+            id, body.spec, body.format, force=body.force, config=body.config
+        )
         return changed(change)
 
     @router.delete("/{id}", response_model=ChangeView)

@@ -21,7 +21,7 @@ from connectql.spec.models import (
     UnionType,
 )
 from connectql.spec.naming import enum_value_name
-from connectql.spec.templates import parse_template, template_strings
+from connectql.spec.templates import Template, parse_template, template_strings
 from connectql.spec.typeref import BUILTIN_SCALARS, parse_type_ref
 
 Loc = tuple[str | int, ...]
@@ -104,9 +104,11 @@ def _placeholders(
     allowed: set[str],
     op: Operation | None = None,
 ) -> Iterator[Problem]:
-    for rel, text in template_strings(value):
-        loc = (*base, *rel)
-        for ph in parse_template(text).placeholders:
+    for loc, template in _templates(base, value):
+        if isinstance(template, str):
+            yield loc, template
+            continue
+        for ph in template.placeholders:
             head = ph.path.steps[0] if ph.path.steps else None
             if ph.namespace not in allowed:
                 hint = (
@@ -124,6 +126,16 @@ def _placeholders(
                 yield loc, f"{ph.text} names no declared config key ({declared})"
             elif ph.namespace == "args" and op is not None and head not in op.args:
                 yield loc, f"{ph.text} names no argument of this operation ({_names(op.args)})"
+
+
+def _templates(base: Loc, value: Any) -> Iterator[tuple[Loc, Template | str]]:
+    """Every string inside `value` as a template, or the problem that keeps it from being one
+    (said without the text, which may hold a credential)."""
+    for rel, text in template_strings(value):
+        try:
+            yield (*base, *rel), parse_template(text)
+        except ValueError:
+            yield (*base, *rel), "a brace that is not a placeholder (write {{ or }} for a brace)"
 
 
 def _names(values: Any) -> str:
@@ -245,13 +257,13 @@ def _check_resolve(
     for name, arg in op.args.items():
         if parse_type_ref(arg.type).non_null and arg.default is None and name not in args:
             yield (*loc, "args"), f"operation {target!r} needs argument {name!r}"
-    for rel, text in template_strings(dict(args)):
-        for ph in parse_template(text).placeholders:
+    for where, template in _templates((*loc, "args"), dict(args)):
+        if isinstance(template, str):
+            yield where, template
+            continue
+        for ph in template.placeholders:
             if ph.namespace not in ("parent", "config"):
-                yield (
-                    (*loc, "args", *rel),
-                    f"{ph.text} is not available here (allowed: config, parent)",
-                )
+                yield where, f"{ph.text} is not available here (allowed: config, parent)"
 
 
 # --- operations ---------------------------------------------------------------------------

@@ -8,13 +8,19 @@ pydantic validates the plain data; each pydantic error's location is mapped back
 Semantic checks (`connectql.spec.checks`) run on the parts whose structure is valid, so one
 pass reports both kinds, sorted by line. Messages never repeat the offending value except for
 short enum-like choices, so a secret pasted in the wrong place is not echoed.
+
+Reading is bounded (`TextLimits`): the parser's events are checked before anything is built,
+so a few hundred bytes of nested aliases (a "billion laughs"), an alias inside its own anchor,
+deep nesting or a huge value are refused in milliseconds, at their line and column.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -61,11 +67,35 @@ class Positions:
         return None
 
 
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TextLimits:
+    """What reading one YAML or JSON text may cost."""
+
+    max_bytes: int = 10 * MiB
+    """Five times the largest real spec we know (GitHub's whole API imported: 2 MB)."""
+    max_depth: int = 100
+    """Real specs nest 6 levels, GitHub's OpenAPI description 22; recursive code (composing,
+    copying, validating) stays far from Python's stack limit."""
+    max_alias_nodes: int = 100_000
+    """Values that aliases (and `<<` merge keys) stand for, in all: anchors can still share
+    blocks, and no text costs much more to read than a plain one of `max_bytes` would (GitHub's
+    imported spec, 2 MB, holds 130,000)."""
+    max_scalar: int = 1 * MiB
+    """Characters of one value: a spec's text ends up in the schema, served to every client."""
+
+
+SPEC_LIMITS = TextLimits()
+
+
 def load_spec(path: str | FilePath) -> ConnectorSpec:
     """Load and check the spec file at `path`; raise SpecErrors listing every problem."""
     file = FilePath(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open(encoding="utf-8") as stream:  # no more than the limit, whatever the file
+            text = stream.read(SPEC_LIMITS.max_bytes + 1)
     except OSError as exc:
         raise SpecErrors(
             [
@@ -144,17 +174,128 @@ def _well_formed(data: dict[Any, Any], broken: set[Loc]) -> ConnectorSpec | None
         return None
 
 
+# --- limits: checked before anything is built -------------------------------------------
+
+
+def check_text(text: str, filename: str, limits: TextLimits = SPEC_LIMITS) -> None:
+    """Raise SpecErrors if the data of `text` would cost more than `limits` allow.
+
+    Reads the parser's events, which cost no more than the text, before anything is built;
+    a syntax error is raised as the parser's yaml.MarkedYAMLError, for the caller to explain.
+    """
+    _check_size(text, filename, limits)
+    anchored: dict[str, int] = {}
+    """How many values each anchor stands for."""
+    aliased = 0
+    opened: list[str | None] = [None]
+    """The anchor of each collection not closed yet (under the root's None)."""
+    counts = [0]
+    """How many values each of them holds so far."""
+    for event in _events(text, filename, limits.max_depth):
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in opened:
+                problem = f"the alias *{event.anchor} is inside its own anchor: it never ends"
+                raise _refused(filename, _mark(event), problem)
+            size = anchored.get(event.anchor or "", 1)  # an unknown anchor: the composer says so
+            aliased += size
+            if aliased > limits.max_alias_nodes:
+                problem = f"aliases stand for more than {limits.max_alias_nodes:,} values in all"
+                raise _refused(filename, _mark(event), problem)
+            counts[-1] += size
+        elif isinstance(event, yaml.ScalarEvent):
+            if len(event.value) > limits.max_scalar:
+                problem = f"a value longer than {limits.max_scalar // MiB} MiB"
+                raise _refused(filename, _mark(event), problem)
+            if event.anchor is not None:
+                anchored[event.anchor] = 1
+            counts[-1] += 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(opened) > limits.max_depth:
+                problem = f"nested more than {limits.max_depth} levels deep"
+                raise _refused(filename, _mark(event), problem)
+            opened.append(event.anchor)
+            counts.append(1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = opened.pop(), counts.pop()
+            if anchor is not None:
+                anchored[anchor] = size
+            counts[-1] += size
+
+
+def _events(text: str, filename: str, max_depth: int) -> Iterator[yaml.Event]:
+    """The parser's events. libyaml has a nesting limit of its own (1,000), met before ours
+    in flow style, where its scanner reads ahead: it is reported as ours."""
+    try:
+        yield from yaml.parse(text, Loader=COMPOSER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        if mark is None or "maximum nesting depth" not in (exc.problem or ""):
+            raise
+        problem = f"nested more than {max_depth} levels deep"
+        raise _refused(filename, (mark.line + 1, mark.column + 1), problem) from None
+
+
+def load_json(text: str, filename: str, limits: TextLimits = SPEC_LIMITS) -> Any:
+    """json.loads within `limits`: its size and depth (JSON has no aliases)."""
+    _check_size(text, filename, limits)
+    try:
+        data = json.loads(text)
+    except RecursionError:  # the json module recurses once a level
+        pass
+    else:
+        if _depth(data) <= limits.max_depth:
+            return data
+    problem = f"nested more than {limits.max_depth} levels deep"
+    raise _refused(filename, _json_too_deep(text, limits.max_depth), problem)
+
+
+def _check_size(text: str, filename: str, limits: TextLimits) -> None:
+    if len(text.encode("utf-8", "surrogatepass")) > limits.max_bytes:
+        problem = f"the text is larger than {limits.max_bytes // MiB} MiB"
+        raise _refused(filename, None, problem)
+
+
+def _refused(filename: str, mark: Mark | None, problem: str) -> SpecErrors:
+    line, column = mark if mark is not None else (None, None)
+    return SpecErrors([SpecError(problem, SpecLocation(filename, line, column, ""))])
+
+
+def _depth(data: Any) -> int:
+    """How deep lists and mappings nest in `data`, found without recursing."""
+    deepest, todo = 0, [(data, 1)] if isinstance(data, dict | list) else []
+    while todo:
+        value, depth = todo.pop()
+        items = value.values() if isinstance(value, dict) else value
+        deepest = max(deepest, depth)
+        todo += [(item, depth + 1) for item in items if isinstance(item, dict | list)]
+    return deepest
+
+
+_JSON_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+"""Strings (skipped: they may hold brackets) and brackets."""
+
+
+def _json_too_deep(text: str, max_depth: int) -> Mark | None:
+    """Line and column of the bracket that opens level `max_depth + 1`."""
+    depth = 0
+    for match in _JSON_NESTING.finditer(text):
+        bracket = match.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > max_depth:
+                before = text[: match.start()]
+                return before.count("\n") + 1, match.start() - before.rfind("\n")
+        elif bracket in "]}":
+            depth -= 1
+    return None
+
+
 # --- YAML with positions ------------------------------------------------------------------
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, loc: Loc, key: str, first: Mark, mark: Mark) -> None:
-        self.loc, self.key, self.first, self.mark = loc, key, first, mark
-
-
 def _compose(text: str, filename: str) -> tuple[Any, Positions]:
-    positions = Positions()
     try:
+        check_text(text, filename)
         node = yaml.compose(text, Loader=COMPOSER)
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         before = text[: exc.position]
@@ -179,12 +320,12 @@ def _compose(text: str, filename: str) -> tuple[Any, Positions]:
         ) from None
     if node is None:
         raise SpecErrors([SpecError("the spec is empty", SpecLocation(filename, 1, 1, ""))])
-    constructor = yaml.SafeLoader("")
-    duplicates: list[SpecError] = []
-    data = _build(node, (), positions, constructor, duplicates, filename)
-    if duplicates:
-        raise SpecErrors(duplicates)
-    return data, positions
+    builder = _Builder(filename)
+    builder.positions.marks[()] = _mark(node)  # a key missing at the top is missing here
+    data = builder.build(node, ())
+    if builder.problems:
+        raise SpecErrors(builder.problems)
+    return data, builder.positions
 
 
 SIMPLE_KEY = "while scanning a simple key"
@@ -263,47 +404,96 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, line: int | None) -> s
     return message
 
 
-def _mark(node: yaml.Node) -> Mark:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+def _mark(item: yaml.Node | yaml.Event) -> Mark:
+    mark = item.start_mark
+    assert mark is not None  # the parser marks every event
+    return mark.line + 1, mark.column + 1
 
 
-def _build(
-    node: yaml.Node,
-    loc: Loc,
-    positions: Positions,
-    constructor: yaml.SafeLoader,
-    duplicates: list[SpecError],
-    filename: str,
-) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        constructor.flatten_mapping(node)  # YAML merge keys (<<)
+MERGE_TAG, VALUE_TAG = "tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"
+"""YAML 1.1's `<<` (merge) and `=` (value) keys."""
+
+
+class _Builder:
+    """Plain data from composed nodes (checked by check_text), with the marks of every key
+    and item; problems are collected so that one pass reports them all."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.positions = Positions()
+        self.problems: list[SpecError] = []
+        self._constructor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc)
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                self.positions.marks[(*loc, index)] = _mark(item)
+                items.append(self.build(item, (*loc, index)))
+            return items
+        return self._scalar(node, loc)
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[Any, Any]:
+        # merged mappings first, so that the mapping's own keys (and their marks) win;
+        # merged here rather than by PyYAML, whose older versions copy a merge bomb's nodes
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                for source in self._merge_sources(value_node, loc):
+                    for key, value in self.build(source, loc).items():
+                        merged.setdefault(key, value)  # the first mapping listed wins
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = constructor.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)) or key is None:
-                key = str(key)
-            key_loc = (*loc, key) if isinstance(key, (str, int)) else (*loc, str(key))
-            if key in out:
-                first = positions.marks.get(key_loc)
-                where = f" (first at line {first[0]})" if first else ""
-                line, column = _mark(key_node)
-                duplicates.append(
-                    SpecError(
-                        f"duplicate key {key!r}{where}",
-                        SpecLocation(filename, line, column, _dotted(key_loc)),
-                    )
+            if key_node.tag == MERGE_TAG:
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self._problem(
+                    key_node, "a key must be text or a number, not a list or mapping", loc
                 )
                 continue
-            positions.marks[key_loc] = _mark(key_node)
-            out[key] = _build(value_node, key_loc, positions, constructor, duplicates, filename)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for index, item in enumerate(node.value):
-            positions.marks[(*loc, index)] = _mark(item)
-            items.append(_build(item, (*loc, index), positions, constructor, duplicates, filename))
-        return items
-    return constructor.construct_object(node, deep=True)
+            key = self._scalar(key_node, loc)
+            if not isinstance(key, str | int | float | bool) or key is None:
+                key = str(key)
+            key_loc = (*loc, key) if isinstance(key, str | int) else (*loc, str(key))
+            if key in out:
+                first = self.positions.marks.get(key_loc)
+                where = f" (first at line {first[0]})" if first else ""
+                self._problem(key_node, f"duplicate key {key!r}{where}", key_loc)
+                continue
+            self.positions.marks[key_loc] = _mark(key_node)
+            out[key] = self.build(value_node, key_loc)
+        return {**{k: v for k, v in merged.items() if k not in out}, **out}
+
+    def _merge_sources(self, node: yaml.Node, loc: Loc) -> list[yaml.MappingNode]:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        mappings = [source for source in sources if isinstance(source, yaml.MappingNode)]
+        if len(mappings) == len(sources):
+            return mappings
+        self._problem(node, "a merge key (<<) takes a mapping, or a list of mappings", loc)
+        return []
+
+    def _scalar(self, node: yaml.Node, loc: Loc) -> Any:
+        if node.tag in (MERGE_TAG, VALUE_TAG):
+            return node.value  # `<<` or `=` where no key is: the text itself
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except Exception:
+            # PyYAML's constructors raise whatever a bad value makes them hit: ValueError
+            # (2024-02-30), IndexError (!!int ""), KeyError (!!bool x), AttributeError
+            if node.tag not in self._constructor.yaml_constructors:
+                self._problem(node, f"the tag {_short(node.tag)} is not supported", loc)
+            else:
+                kind = node.tag.rpartition(":")[2]
+                self._problem(node, f"this is not a valid {kind}; quote it if it is text", loc)
+            return None
+
+    def _problem(self, node: yaml.Node, message: str, loc: Loc = ()) -> None:
+        line, column = _mark(node)
+        self.problems.append(
+            SpecError(message, SpecLocation(self.filename, line, column, _dotted(loc)))
+        )
 
 
 # --- pydantic errors, explained -----------------------------------------------------------
