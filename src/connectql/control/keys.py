@@ -1,8 +1,9 @@
 """API keys kept in the registry: create, list and revoke them while the server runs.
 
 A change reaches this replica's AccessControl at once and other replicas through the event
-bus (`keys.changed`); every replica also re-reads the keys every `refresh_seconds`, since
-the database, not the bus, is the source of truth.
+bus (`keys.changed`). The database, not the bus, is the source of truth: like the control
+plane, every replica compares the registry's key change count with the keys it loaded, every
+`reconcile_seconds` and when the bus reconnects, and re-reads them when it moved.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from connectql.control.access import ROLES, AccessControl
 from connectql.errors import ControlError
 from connectql.events import KEYS, EventBus
+from connectql.events.bus import RECONNECTED
 from connectql.registry import Registry, StoredKey
 
 log = logging.getLogger("connectql.control")
@@ -26,13 +28,15 @@ class KeyService:
         access: AccessControl,
         bus: EventBus,
         *,
-        refresh_seconds: float = 30.0,
+        reconcile_seconds: float = 5.0,
     ) -> None:
         self.registry = registry
         self.access = access
         self.bus = bus
-        self.refresh_seconds = refresh_seconds
+        self.reconcile_seconds = reconcile_seconds
         self._follower: asyncio.Task[None] | None = None
+        self._seen: int | None = None
+        """The registry's key change count when the keys were last read."""
 
     async def start(self) -> None:
         """Load the stored keys and follow changes (the registry must be started)."""
@@ -48,7 +52,12 @@ class KeyService:
                 await self._follower
 
     async def refresh(self) -> None:
-        self.access.set_stored_hashes(await self._registry().api_key_hashes())
+        """Re-read the keys if the registry's key change count moved since the last read."""
+        registry = self._registry()
+        seen = (await registry.changes()).api_keys
+        if seen != self._seen:
+            self.access.set_stored_hashes(await registry.api_key_hashes())
+            self._seen = seen  # counted before reading: a change in between is caught next time
 
     async def create(self, name: str, role: str) -> tuple[StoredKey, str]:
         if role not in ROLES:
@@ -73,14 +82,19 @@ class KeyService:
         await self.bus.publish(KEYS, {})
 
     async def _follow(self) -> None:
-        async with self.bus.subscribe(KEYS) as events:
+        failing = False
+        async with self.bus.subscribe(KEYS, RECONNECTED) as events:
             while True:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(events.get(), self.refresh_seconds)
+                    await asyncio.wait_for(events.get(), self.reconcile_seconds)
                 try:
                     await self.refresh()
                 except Exception:  # the database may be away for a moment: keep the last keys
-                    log.warning("could not re-read the API keys; keeping the last ones")
+                    if not failing:
+                        log.warning("could not re-read the API keys; keeping the last ones")
+                    failing = True
+                else:
+                    failing = False
 
     def _registry(self) -> Registry:
         if self.registry is None:

@@ -20,6 +20,9 @@ HEALTH = "connector.health"
 SCHEMA = "schema.changed"
 REGISTRY = "registry.changed"
 KEYS = "keys.changed"
+RECONNECTED = "bus.reconnected"
+"""Delivered on this replica only, when the bus is back after losing events: followers
+re-read the registry (the source of truth) rather than wait for their next check."""
 
 QUEUE_SIZE = 256
 """Events a slow subscriber may lag behind before the oldest are dropped."""
@@ -32,7 +35,8 @@ class EventBus(ABC):
 
     @abstractmethod
     async def publish(self, topic: str, event: Event) -> None:
-        """Deliver `event` to every subscriber of `topic`, on every replica."""
+        """Deliver `event` to every subscriber of `topic`, on every replica. Never raises:
+        callers publish after committing, and a lost event is caught up from the registry."""
 
     async def start(self) -> None:
         return None
@@ -41,14 +45,16 @@ class EventBus(ABC):
         return None
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, topic: str) -> AsyncIterator[asyncio.Queue[Event]]:
-        """A queue receiving the topic's events while the context is open."""
+    async def subscribe(self, *topics: str) -> AsyncIterator[asyncio.Queue[Event]]:
+        """A queue receiving the topics' events while the context is open."""
         queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_SIZE)
-        self._subscribers.setdefault(topic, set()).add(queue)
+        for topic in topics:
+            self._subscribers.setdefault(topic, set()).add(queue)
         try:
             yield queue
         finally:
-            self._subscribers[topic].discard(queue)
+            for topic in topics:
+                self._subscribers[topic].discard(queue)
 
     def deliver_local(self, topic: str, event: Event) -> None:
         """Deliver to this replica's subscribers only (its own schema's changes)."""

@@ -24,7 +24,16 @@ def _v1_initial(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+def _v2_change_counts(conn: Connection) -> None:
+    """A write counter per scope: replicas compare it with what they serve (see store.py)."""
+    tables.metadata.create_all(conn, tables=[tables.change_counts])
+    conn.execute(
+        tables.change_counts.insert(),
+        [{"scope": "connectors", "changes": 0}, {"scope": "api_keys", "changes": 0}],
+    )
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_change_counts]
 
 
 async def migrate(engine: AsyncEngine) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     ForeignKey,
@@ -61,4 +62,11 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("key_hash"),
+)
+
+change_counts = Table(
+    "change_counts",
+    metadata,
+    Column("scope", String(32), primary_key=True, comment="connectors or api_keys"),
+    Column("changes", BigInteger, nullable=False, comment="writes so far (see store.py)"),
 )
