@@ -20,8 +20,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from connectql.errors import ConfigError
+from connectql.errors import ConfigError, SpecError
 from connectql.schema.limits import Limits
+from connectql.spec.loader import SPEC_LIMITS, check_text
 from connectql.spec.templates import parse_template
 
 
@@ -45,6 +46,25 @@ class CorsSettings(BaseModel):
         return self
 
 
+class TimeoutSettings(BaseModel):
+    """Seconds a client may stay idle before the server closes its connection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keep_alive: int = Field(5, ge=1)
+    """An HTTP connection between requests."""
+    headers: float = Field(10.0, gt=0)
+    """From connecting (or the previous response) to the end of a request's headers."""
+    body: float = Field(30.0, gt=0)
+    """Between two parts of a request body."""
+    ws_init: float = Field(10.0, gt=0)
+    """From a WebSocket's opening to its `connection_init` message."""
+    ws_ping_interval: float = Field(20.0, gt=0)
+    """How often the server pings an open WebSocket..."""
+    ws_ping_timeout: float = Field(20.0, gt=0)
+    """...and how long it waits for the pong before closing it as dead."""
+
+
 class ServerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,8 +73,12 @@ class ServerSettings(BaseModel):
     graphiql: bool = True
     anonymous: Literal["viewer", "none"] = "viewer"
     """What a request without an API key may do: query data (viewer) or nothing."""
+    public: list[Literal["metrics", "docs"]] = []
+    """Endpoints served without an API key even when `anonymous` is `none` (`docs`: /docs
+    and /openapi.json). /healthz and /readyz are always public."""
     cors: CorsSettings | None = None
     """Off by default: browsers then refuse pages of other origins."""
+    timeouts: TimeoutSettings = TimeoutSettings()
 
 
 class RegistrySettings(BaseModel):
@@ -63,9 +87,12 @@ class RegistrySettings(BaseModel):
     url: str | None = None
     """SQLAlchemy URL; DATABASE_URL wins; default: SQLite `connectql.db` beside this file."""
     key_file: str = "connectql.key"
+    """Fernet key for secrets at rest when CONNECTQL_SECRET_KEY is unset (created 0600)."""
     channel_prefix: str = "connectql:"
     """Redis pub/sub channel prefix (REDIS_URL): replicas of one deployment share it."""
-    """Fernet key for secrets at rest when CONNECTQL_SECRET_KEY is unset (created 0600)."""
+    reconcile_seconds: float = Field(5.0, ge=0.1, le=3600)
+    """How often a replica checks the registry's change counts (a cheap query) and catches up
+    with changes whose events it missed, e.g. while Redis was away."""
 
 
 class BuilderSettings(BaseModel):
@@ -127,13 +154,22 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     """Read connectql.yaml and fill `{env.X}` placeholders from `env` (default os.environ)."""
     file = Path(path)
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        with file.open(encoding="utf-8") as stream:  # no more than the limit, whatever the file
+            text = stream.read(SPEC_LIMITS.max_bytes + 1)
+        check_text(text, str(file))  # size, nesting and aliases, before building anything
+        raw = yaml.safe_load(text) or {}
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+    except SpecError as exc:
+        raise ConfigError(str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise ConfigError(f"{file}{where}: not valid YAML") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not UTF-8 text") from None
+    except ValueError:  # a value YAML reads but cannot build, e.g. the date 2024-02-30
+        raise ConfigError(f"{file}: a value is not valid YAML (quote it if it is text)") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: the top level must be a mapping")
     filled = fill_env(raw, os.environ if env is None else env, file.name, ())

@@ -27,6 +27,17 @@ class _RequestId(logging.Filter):
         return True
 
 
+class _PathOnly(logging.Filter):
+    """uvicorn's access lines without query strings: a GET's holds a document and variables."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            path = args[2].partition("?")[0]
+            record.args = (args[0], args[1], path, args[3], args[4])
+        return True
+
+
 def _timestamp(record: logging.LogRecord) -> str:
     moment = dt.datetime.fromtimestamp(record.created, dt.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -76,3 +87,6 @@ def configure_logging(level: str, fmt: LogFormat = "text") -> None:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _PathOnly) for f in access.filters):
+        access.addFilter(_PathOnly())

@@ -212,7 +212,7 @@ class Runtime:
         return build_schema(
             list(connectors.values()),
             self.resolvers,
-            extensions=[SafeErrors, *limit_extensions(self.limits), *query_caches()],
+            extensions=[SafeErrors, *limit_extensions(self.limits), *query_caches(self.limits)],
             types_cache=cache,
         )
 

@@ -58,6 +58,7 @@ def serve(
 
     from connectql.config import AppConfig, load_config
     from connectql.server.app import app_from_config
+    from connectql.server.guard import header_timeout
     from connectql.state import StateDir
 
     configure_logging(log_level, log_format)
@@ -78,6 +79,7 @@ def serve(
             "  { bookstore { books(first: 3) { nodes { title author { name } } } } }",
             err=True,
         )
+    waits = config.server.timeouts
     uvicorn.run(
         app,
         host=listen_host,
@@ -86,6 +88,11 @@ def serve(
         log_config=None,
         access_log=access_log,
         lifespan="on",
+        http=header_timeout(waits.headers),
+        timeout_keep_alive=waits.keep_alive,
+        ws_ping_interval=waits.ws_ping_interval,
+        ws_ping_timeout=waits.ws_ping_timeout,
+        ws_max_size=config.limits.max_body_size,
     )
 
 

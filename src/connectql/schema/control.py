@@ -163,8 +163,13 @@ class ConnectorStatus:
     def metrics(self) -> Metrics | None:
         return _metrics(self._connector) if self._connector else None
 
-    @strawberry.field(description="The spec text of the current version.")
+    @strawberry.field(
+        description="The spec text of the current version. Admin only: it may hold literal "
+        "credentials (a token written into `source.auth` instead of `{config.X}`)."
+    )
     def spec(self, info: Ctx) -> str | None:
+        if info.context.role != "admin":
+            raise Forbidden("this needs an admin API key")
         control = info.context.control
         stored = control.stored.get(self._name) if control else None
         return stored.spec_text if stored else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
-from connectql.config import AppConfig, CorsSettings
+from connectql.config import AppConfig, CorsSettings, TimeoutSettings
 from connectql.connectors.egress import EgressPolicy
 from connectql.control.access import ADMIN, AccessControl, admin_key
 from connectql.control.keys import KeyService
@@ -23,9 +23,11 @@ from connectql.control.service import ControlPlane
 from connectql.errors import ConfigError
 from connectql.events import open_bus
 from connectql.registry import Registry, SecretBox, database_url
+from connectql.resolvers.cursors import Cursors
 from connectql.runtime import Runtime
 from connectql.server import assets, rest, swagger
 from connectql.server.graphql_app import LiveGraphQL
+from connectql.server.guard import Guard
 from connectql.server.prometheus import CONTENT_TYPE, metrics_registry, render
 from connectql.server.request_id import RequestIdMiddleware
 from connectql.state import StateDir
@@ -33,6 +35,8 @@ from connectql.state import StateDir
 log = logging.getLogger("connectql.server")
 
 ADMIN_KEY_FILE = "connectql.admin-key"
+PUBLIC_ENDPOINTS = {"metrics": ("/metrics",), "docs": ("/docs", "/openapi.json")}
+"""`server.public` names → paths. Without them, these need a role like any request."""
 
 Startup = Callable[[Runtime], Awaitable[Callable[[], Awaitable[None]] | None]]
 
@@ -46,13 +50,19 @@ def create_app(
     before_start: Startup | None = None,
     cors: CorsSettings | None = None,
     admin_key_file: Callable[[], Path] | None = None,
+    public: Collection[str] = (),
+    timeouts: TimeoutSettings | None = None,
 ) -> FastAPI:
     """The app serving `runtime`; `before_start` may prepare it (e.g. the demo upstream)
     and return a function that undoes that on shutdown. With no admin key configured, one is
-    kept in `admin_key_file()` (generated on first start), else management stays closed."""
+    kept in `admin_key_file()` (generated on first start), else management stays closed.
+    `public` names the endpoints (`metrics`, `docs`) served without a key even when the
+    anonymous role is off."""
     plane = control or ControlPlane(runtime)
     keys = access or AccessControl.from_env()
-    key_service = KeyService(plane.registry, keys, plane.bus)
+    key_service = KeyService(
+        plane.registry, keys, plane.bus, reconcile_seconds=plane.reconcile_seconds
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -76,11 +86,24 @@ def create_app(
 
     # /docs is ours (local assets, below); no /redoc: one more bundle to vendor for nothing new
     app = FastAPI(title="connectql", lifespan=lifespan, docs_url=None, redoc_url=None)
+    waits = timeouts or TimeoutSettings()
+    open_paths = {"/healthz", "/readyz"}
+    for name in public:
+        open_paths.update(PUBLIC_ENDPOINTS[name])
+    # added before RequestIdMiddleware, so inside it: refusals carry the request id too
+    app.add_middleware(
+        Guard,
+        access=keys,
+        max_body_size=runtime.limits.max_body_size,
+        body_timeout=waits.body,
+        public_paths=open_paths,
+        public_prefixes=[assets.PREFIX + "/"],
+    )
     app.add_middleware(RequestIdMiddleware)
     app.state.control = plane
     app.state.access = keys
     app.state.keys = key_service
-    graphql = LiveGraphQL(plane, keys, graphiql=graphiql)
+    graphql = LiveGraphQL(plane, keys, graphiql=graphiql, ws_init_timeout=waits.ws_init)
     app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
     prometheus = metrics_registry(plane)
@@ -142,10 +165,10 @@ def app_from_config(
     admin_key_file = None
     if state is not None:
         url = environ.get("DATABASE_URL") or config.registry.url
-        registry = Registry(
-            database_url(url, lambda: state.file("connectql.db")),
-            SecretBox.from_env_or_file(lambda: state.file(config.registry.key_file), environ),
-        )
+        box = SecretBox.from_env_or_file(lambda: state.file(config.registry.key_file), environ)
+        registry = Registry(database_url(url, lambda: state.file("connectql.db")), box)
+        # cursors survive restarts, and replicas sharing the key accept each other's
+        runtime.resolvers.cursors = Cursors.from_secret(box.key)
         if not access.has_admin:
             state.file(ADMIN_KEY_FILE)  # the directory must be writable before we start
 
@@ -159,6 +182,7 @@ def app_from_config(
         registry,
         open_bus(environ.get("REDIS_URL"), config.registry.channel_prefix),
         EgressPolicy(config.egress.allow),
+        reconcile_seconds=config.registry.reconcile_seconds,
     )
     if config.builder.output_dir:
         control.output_dir = str(config.base_dir / config.builder.output_dir)
@@ -168,6 +192,8 @@ def app_from_config(
         access=access,
         graphiql=config.server.graphiql,
         cors=config.server.cors,
+        public=config.server.public,
+        timeouts=config.server.timeouts,
         before_start=start_demo if demo else None,
         admin_key_file=admin_key_file,
     )

@@ -2,72 +2,233 @@
 
 Each schema version gets its own strawberry `GraphQL` app; the dispatcher hands every new
 HTTP request or WebSocket connection to the app of the current version, so a swap never
-changes the schema under a request or subscription already running. The caller's role comes
-from its API key (HTTP headers, or the WebSocket `connection_init` payload).
+changes the schema under a request or subscription already running. Who may call is judged
+before, by `guard.Guard` (the role it leaves in the scope), or for a WebSocket by the key in
+its `connection_init` payload. A request that is not a GraphQL request is answered 400 with
+a message, never a 500.
 """
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+from json import JSONDecodeError
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from connectql.control.access import AccessControl, key_from_headers
 from connectql.control.service import ControlPlane
 from connectql.errors import Forbidden
 from connectql.resolvers.fields import RequestContext
 from connectql.schema.compose import BuiltSchema
+from connectql.schema.limits import Limits
 from connectql.server import graphiql as graphiql_page
+from connectql.server.guard import ROLE, is_page_load
 
-ROLE = "connectql_role"
-"""Where LiveGraphQL leaves an HTTP request's role for the view's context."""
+log = logging.getLogger("connectql.server")
+
+HTTP_OPERATIONS = {
+    "GET": {OperationType.QUERY},
+    "POST": {OperationType.QUERY, OperationType.MUTATION},
+}
+"""strawberry allows subscriptions over POST too, then runs them as queries (an INTERNAL
+error): here they are served over the WebSocket only."""
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+"""`extensions.code` of the view's refusals by status; any other is BAD_USER_INPUT."""
+NOT_A_REQUEST = (
+    'the body must be one JSON object: {"query": "…", "variables": {…}} (batches are not supported)'
+)
+
+
+class _TooDeep(JSONDecodeError):
+    """JSON nested deeper than the limit; a JSONDecodeError, so a WebSocket message of it
+    closes the socket like any message that is not JSON."""
+
+
+class _CheckedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
+    """strawberry trusts the shape of graphql-transport-ws messages: a payload that is not an
+    object, or an id that is not a string, ended the connection with a traceback. Such a
+    message closes it with 4400, as the protocol says for invalid messages."""
+
+    async def handle_message(self, message: Message) -> None:
+        problem = _message_problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
+
+
+def _message_problem(message: object) -> str | None:
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "a message must be a JSON object with a type"
+    if message["type"] not in ("subscribe", "complete"):
+        return None
+    if not isinstance(message.get("id"), str):
+        return "an operation's id must be a string"
+    payload = message.get("payload")
+    if message["type"] == "complete":
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return "a subscribe payload must be an object with a query string"
+    if not isinstance(payload.get("variables") or {}, dict):
+        return "variables must be an object"
+    if not isinstance(payload.get("operationName") or "", str):
+        return "operationName must be a string"
+    return None
 
 
 class _PinnedGraphQL(GraphQL[RequestContext, None]):
+    graphql_transport_ws_handler_class = _CheckedTransportWS
+
     def __init__(
-        self, built: BuiltSchema, control: ControlPlane, access: AccessControl, graphiql: bool
+        self,
+        built: BuiltSchema,
+        control: ControlPlane,
+        access: AccessControl,
+        graphiql: bool,
+        limits: Limits,
+        ws_init_timeout: float,
     ) -> None:
         super().__init__(
             built.schema,
             graphql_ide="graphiql" if graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=ws_init_timeout),
         )
         self._connectors = dict(control.runtime.connectors)
         self._control = control
         self._access = access
         self._built = built
+        self._limits = limits
         self._example: str | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            log.info("request refused: %d at /graphql", exc.status_code)  # reasons may quote it
+            code = HTTP_CODES.get(exc.status_code, "BAD_USER_INPUT")
+            body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+            response = Response(orjson.dumps(body), exc.status_code, media_type="application/json")
+        await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        return is_page_load(request.method, request.query_params, request.headers)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # our page, not strawberry's: its assets come from this server, not from CDNs
-        if self._example is None:
-            schema = self._built.graphql_schema
-            self._example = graphiql_page.example_query(schema, self._connectors)
+        try:
+            reader = self._access.role_for(key_from_headers(request.headers)) is not None
+        except Forbidden:
+            reader = False
+        if not reader:  # the page is public: its example shows nothing of the schema
+            example = "{ schemaVersion }"
+        else:
+            if self._example is None:
+                schema = self._built.graphql_schema
+                self._example = graphiql_page.example_query(schema, self._connectors)
+            example = self._example
         root_path = request.scope.get("root_path", "")
-        return HTMLResponse(graphiql_page.render(root_path, self._example))
+        return HTMLResponse(graphiql_page.render(root_path, example))
 
     def encode_json(self, data: object) -> str:
         # text, not bytes: the same encoder writes WebSocket frames, which must be text
         return orjson.dumps(data).decode()
+
+    def decode_json(self, data: str | bytes) -> object:
+        """HTTP bodies, GET parameters and WebSocket messages (invalid UTF-8 is a
+        JSONDecodeError here, not a UnicodeDecodeError)."""
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            if exc.msg.startswith("depth limit"):  # orjson stops at 1024 levels
+                raise _TooDeep("nested too deeply", "", 0) from None
+            raise
+        if _nesting_exceeds(value, self._limits.max_input_depth):
+            raise _TooDeep("nested too deeply", "", 0)
+        return value
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except _TooDeep:
+            deep = f"the JSON nests lists and objects over {self._limits.max_input_depth} deep"
+            raise HTTPException(400, deep) from None
+        except JSONDecodeError:
+            raise HTTPException(400, "the request's JSON is not valid (or not UTF-8)") from None
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        json_post = request.method == "POST" and "application/json" in (request.content_type or "")
+        # strawberry assumes an object (or a list, then refuses batching)
+        if json_post and not (await request.get_body()).lstrip().startswith(b"{"):
+            raise HTTPException(400, NOT_A_REQUEST)
+        return await super().parse_http_body(request)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        method = request_adapter.method
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=HTTP_OPERATIONS.get(method, set()),
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                reason = "subscriptions are served over a WebSocket (graphql-transport-ws)"
+            else:
+                reason = exc.as_http_error_reason(method)
+            raise HTTPException(400, reason) from None
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from None
+        except MissingQueryError:
+            raise HTTPException(400, "No GraphQL query found in the request") from None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
         judged = request.scope.get("state", {})
         if ROLE in judged:
-            role = judged[ROLE]  # LiveGraphQL judged this HTTP request already
+            role = judged[ROLE]  # the guard judged this request already
         else:
-            try:
+            try:  # the GraphiQL page load, which needs no role
                 role = self._access.role_for(key_from_headers(request.headers))
             except Forbidden:
-                role = None  # a WebSocket: its key is checked on connection_init
+                role = None
         return RequestContext(
             request=request,
             response=response,
@@ -95,40 +256,50 @@ class LiveGraphQL:
     """ASGI app serving the runtime's current schema."""
 
     def __init__(
-        self, control: ControlPlane, access: AccessControl, *, graphiql: bool = True
+        self,
+        control: ControlPlane,
+        access: AccessControl,
+        *,
+        graphiql: bool = True,
+        ws_init_timeout: float = 10.0,
     ) -> None:
         self._control = control
         self._access = access
         self._graphiql = graphiql
+        self._ws_init_timeout = ws_init_timeout
         self._app: tuple[BuiltSchema, _PinnedGraphQL] | None = None
 
     def current(self) -> _PinnedGraphQL:
         built = self._control.runtime.schema
         if self._app is None or self._app[0] is not built:
-            pinned = _PinnedGraphQL(built, self._control, self._access, self._graphiql)
+            pinned = _PinnedGraphQL(
+                built,
+                self._control,
+                self._access,
+                self._graphiql,
+                self._control.runtime.limits,
+                self._ws_init_timeout,
+            )
             self._app = (built, pinned)
         return self._app[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _is_operation(scope):
-            try:
-                role = self._access.role_for(key_from_headers(Request(scope).headers))
-            except Forbidden as exc:
-                await _error(401, str(exc))(scope, receive, send)
-                return
-            if role is None:
-                refusal = _error(401, "an API key is needed (Authorization: Bearer KEY)")
-                await refusal(scope, receive, send)
-                return
-            scope.setdefault("state", {})[ROLE] = role
         await self.current()(scope, receive, send)
 
 
-def _is_operation(scope: Scope) -> bool:
-    """A POST, or a GET carrying a query (a bare GET is the GraphiQL page)."""
-    return scope.get("method") == "POST" or b"query=" in scope.get("query_string", b"")
-
-
-def _error(status: int, message: str) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
-    return Response(orjson.dumps(body), status, media_type="application/json")
+def _nesting_exceeds(value: object, limit: int) -> bool:
+    """Whether lists and objects in `value` nest deeper than `limit` (without recursion:
+    graphql-core's coercion of variables recurses, so depth is checked before)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
