@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import yaml
 
 from connectql.demo.upstream import create_bookstore_app
 from connectql.testing import FakeUpstream, Fault
@@ -261,3 +262,36 @@ async def test_secrets_never_leave_the_server(
     for file in tmp_path.iterdir():
         assert token.encode() not in file.read_bytes(), file.name
         assert DEMO_KEY.encode() not in file.read_bytes(), file.name  # declared secret: sealed
+
+
+async def test_a_large_spec_is_checked_without_stalling_other_clients(tmp_path: Path) -> None:
+    """Parsing a spec of a few hundred KB takes about a second: it runs off the event loop,
+    so another client's query is answered while the check is still going on."""
+    raw = yaml.safe_load(bookstore_spec_text())
+    for i in range(1500):
+        raw["types"][f"Extra{i}"] = {"fields": {f"f{j}": "String" for j in range(12)}}
+    large = yaml.safe_dump(raw)
+    finished: list[str] = []
+
+    async def check() -> None:
+        result = await execute(url, VALIDATE_LARGE, {"s": large})
+        assert result.data == {"validateSpec": {"valid": True}}, result.errors
+        finished.append("validate")
+
+    async def query() -> None:
+        async with asyncio.timeout(30):
+            while not finished and len(answered) < 3:
+                result = await execute(url, "{ schemaVersion }")
+                assert result.errors is None
+                answered.append(1)
+        finished.append("query")
+
+    answered: list[int] = []
+    async with control_server(tmp_path) as (url, _):
+        validation = asyncio.create_task(check())
+        await asyncio.sleep(0.05)  # the check has started
+        await asyncio.gather(validation, query())
+    assert finished[0] == "query", finished  # answered while the large spec was being parsed
+
+
+VALIDATE_LARGE = "mutation($s: String!) { validateSpec(spec: $s) { valid } }"

@@ -219,7 +219,7 @@ class ControlPlane:
         start: bool = True,
     ) -> Change:
         registry = self._registry()
-        spec = self._parse(spec_text, spec_format)
+        spec = await self._parse_sent(spec_text, spec_format)
         values = dict(config or {})
         async with self._lock:
             if spec.name in self.static or spec.name in self.stored:
@@ -255,7 +255,7 @@ class ControlPlane:
         """Store and serve a new spec version; `config` values are merged in the same change
         (a null value removes a key): both are stored, or neither."""
         registry = self._registry()
-        spec = self._parse(spec_text, spec_format)
+        spec = await self._parse_sent(spec_text, spec_format)
         if spec.name != name:
             raise ControlError(
                 f"the spec names connector {spec.name!r}; an update keeps the name {name!r}"
@@ -423,6 +423,11 @@ class ControlPlane:
                 "connectors can't be created or changed while it runs"
             )
         return self.registry
+
+    async def _parse_sent(self, text: str, spec_format: str) -> ConnectorSpec:
+        """A spec a caller sent, parsed off the event loop: a large one (seconds for a few
+        MB) must not stall every other request meanwhile."""
+        return await asyncio.to_thread(self._parse, text, spec_format)
 
     @staticmethod
     def _parse(

@@ -468,14 +468,14 @@ class Mutation:
         )
 
     @strawberry.mutation(description="Check a spec without storing anything.")
-    def validate_spec(
+    async def validate_spec(
         self, info: Ctx, spec: str, format: SpecFormat = SpecFormat.YAML
     ) -> SpecValidation:
         _admin(info)
         from connectql.spec.loader import load_spec_text
 
-        try:
-            parsed = load_spec_text(spec, f"spec.{format.value}")
+        try:  # off the event loop: a large spec takes seconds, other requests go on
+            parsed = await asyncio.to_thread(load_spec_text, spec, f"spec.{format.value}")
         except SpecErrors as exc:
             return SpecValidation(
                 valid=False, errors=_problems(exc), connector=None, operations=[], types=[]
