@@ -116,6 +116,7 @@ async def test_connectors_come_back_from_postgres(
         await second.stop()
 
 
+@pytest.mark.timeout(300)  # 200 concurrent creates on a machine that may be fully loaded
 async def test_kill_9_during_concurrent_creates_loses_nothing_acknowledged(
     tmp_path: Path, bookstore: FakeUpstream, processes: Processes
 ) -> None:
@@ -136,11 +137,11 @@ async def test_kill_9_during_concurrent_creates_loses_nothing_acknowledged(
 
     calls = [asyncio.create_task(create(i)) for i in range(200)]
     try:
-        await eventually(lambda: len(acknowledged) >= 20, timeout=60)
+        await eventually(lambda: len(acknowledged) >= 10, timeout=150)
     finally:
         server.kill()
         await asyncio.wait_for(asyncio.gather(*calls), 60)
-    assert 20 <= len(acknowledged) < 200
+    assert 10 <= len(acknowledged) < 200
 
     database = tmp_path / "connectql.db"
     with sqlite3.connect(database) as db:

@@ -38,4 +38,10 @@ def write() -> bool:
 
 
 if __name__ == "__main__":
+    import sys
+
+    if "--check" in sys.argv[1:]:  # CI and tests: say whether it drifted, write nothing
+        drifted = SCHEMA_FILE.read_text(encoding="utf-8") != render()
+        print(f"{'drifted:' if drifted else 'unchanged:'} {SCHEMA_FILE}")
+        sys.exit(1 if drifted else 0)
     print(f"{'wrote' if write() else 'unchanged:'} {SCHEMA_FILE}")
