@@ -31,8 +31,10 @@ from connectql.connectors.clock import Clock
 from connectql.connectors.connector import Connector
 from connectql.connectors.egress import EgressPolicy, PolicyResolver
 from connectql.errors import ConfigError
+from connectql.resolvers.downloads import DownloadStore
 from connectql.resolvers.errors import SafeErrors
 from connectql.resolvers.fields import ConnectorResolvers
+from connectql.resolvers.files import Files
 from connectql.schema.caches import query_caches
 from connectql.schema.compose import BuiltSchema, build_schema
 from connectql.schema.limits import Limits, limit_extensions
@@ -111,7 +113,14 @@ class Runtime:
         """Where connectors created at run time may connect (set by the control plane)."""
         self.clock = clock
         self.connectors: dict[str, Connector] = {}
-        self.resolvers = ConnectorResolvers()
+        limit = self.limits
+        downloads = DownloadStore(
+            ttl=limit.download_ttl, max_bytes=limit.max_download_bytes, clock=clock
+        )
+        files = Files(
+            downloads, max_upload=limit.max_upload_size, max_inline=limit.max_inline_binary
+        )
+        self.resolvers = ConnectorResolvers(files=files)
         self._types_cache: dict[int, ConnectorTypes] = {}
         self.version = 0
         self.started = False

@@ -108,10 +108,10 @@ def test_import_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     on_terminal = stderr_on_a_terminal(*args, cwd=tmp_path)
     assert f"reading {PETSTORE}" in on_terminal
     assert f"importing 7 operations  [{'#' * 36}]  100%" in on_terminal  # 2 are skipped
-    assert "imported 5 operations" in on_terminal  # then the report
+    assert "imported 6 operations" in on_terminal  # then the report
     piped = run_cli(*args, cwd=tmp_path)
     assert piped.returncode == 0, piped.stderr
-    assert piped.stderr.startswith("imported 5 operations")
+    assert piped.stderr.startswith("imported 6 operations")
 
 
 def test_infer_shows_the_diff_and_writes_when_asked(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ async def test_import_a_document_then_serve_it(tmp_path: Path) -> None:
         dry = await execute(url, IMPORT, {"source": text, "dry": True})
         assert dry.errors is None, dry.errors
         outcome = dry.data["importOpenAPI"]
-        assert outcome["operations"] == 5
+        assert outcome["operations"] == 6  # uploadPhoto: multipart
         assert outcome["pagination"] == {"listPets": "offset"}
         assert {
             "where": "GET /pets parameter session",
@@ -62,7 +62,7 @@ async def test_import_from_a_url_obeys_the_egress_policy(tmp_path: Path) -> None
         source = f"{server.url}/openapi.yaml"
         fetched = await execute(url, IMPORT, {"source": source, "dry": True})
         assert fetched.errors is None, fetched.errors
-        assert fetched.data["importOpenAPI"]["operations"] == 5
+        assert fetched.data["importOpenAPI"]["operations"] == 6
         control.egress = EgressPolicy()  # 127.0.0.1 no longer allowlisted
         refused = await execute(url, IMPORT, {"source": source, "dry": True})
         assert refused.errors[0]["extensions"]["code"] == "FORBIDDEN"

@@ -136,7 +136,7 @@ BROKEN = [
         "      status: Status\n",
         "      status: Statos\n",
         "21:7 types.Item.fields.status.type: unknown type 'Statos' (declared types: Item, "
-        "ItemInput, Owner, Status; scalars: Boolean, Float, ID, Int, JSON, String)",
+        "ItemInput, Owner, Status; scalars: Boolean, Float, ID, Int, JSON, Long, String",
     ),
     (
         "malformed type reference",

@@ -27,7 +27,7 @@ def test_paths_reach_into_the_record() -> None:
     ("path", "says"),
     [
         pytest.param("user..login", "expected a key at position 6", id="empty-key"),
-        pytest.param("labels[x]", "expected [N] or [*]", id="bad-index"),
+        pytest.param("labels[x]", 'expected [N], [*] or ["key"]', id="bad-index"),
         pytest.param(3, "the path must be a string, got int", id="not-a-string"),
     ],
 )

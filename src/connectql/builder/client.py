@@ -55,6 +55,7 @@ from connectql.spec.models import (
     UnionType,
 )
 from connectql.spec.naming import enum_value_name
+from connectql.spec.paths import single_key
 from connectql.spec.typeref import TypeRef, parse_type_ref
 
 __all__ = ["check_client", "check_package_name", "generate_client", "write_client"]
@@ -270,6 +271,7 @@ SCALAR_TYPES = {
     "String": "str",
     "ID": "str",
     "Int": "int",
+    "Long": "int",
     "Float": "float",
     "Boolean": "bool",
     "JSON": "Any",
@@ -622,7 +624,7 @@ def _field_plans(spec: ObjectType | InputType) -> tuple[FieldPlan, ...]:
 
 def _input_key(graphql: str, f: FieldSpec) -> str:
     """The key an input field is sent under, as the GraphQL layer sends it."""
-    return f.from_ if f.from_ and "." not in f.from_ else graphql
+    return (single_key(f.from_) if f.from_ else None) or graphql
 
 
 def _member_plans(spec: EnumType) -> tuple[tuple[str, str | int], ...]:

@@ -50,7 +50,7 @@ from connectql.spec.models import (
 )
 from connectql.spec.naming import enum_value_name
 from connectql.spec.templates import parse_template
-from connectql.spec.typeref import BUILTIN_SCALARS, TypeRef, parse_type_ref
+from connectql.spec.typeref import BUILTIN_SCALARS, FILE_TYPES, TypeRef, parse_type_ref
 
 STANDARD_ERRORS: tuple[tuple[str, str], ...] = (
     ("UPSTREAM_ERROR", "The upstream answered with an error status (retryable when 5xx)."),
@@ -73,6 +73,7 @@ SCALAR_EXAMPLES = {
     "String": '"example"',
     "ID": '"1"',
     "Int": "1",
+    "Long": "1",
     "Float": "1.5",
     "Boolean": "true",
     "JSON": "{}",
@@ -146,7 +147,7 @@ class _Context:
         return self.text(url)
 
     def named(self, base: str) -> str:
-        return base if base in BUILTIN_SCALARS else self.prefix + base
+        return base if base in BUILTIN_SCALARS or base in FILE_TYPES else self.prefix + base
 
     def type_ref(self, ref: TypeRef) -> str:
         inner = f"[{self.type_ref(ref.of)}]" if ref.of is not None else self.named(ref.base)
@@ -292,6 +293,13 @@ def _authentication(ctx: _Context) -> list[str]:
     blocks = ["## Authentication", intro]
     if inputs:
         blocks.append(_bullets([f"{label}: {_fed_by(ctx, t)}" for label, t in inputs]))
+    for name, scheme in ctx.spec.source.auth_schemes.items():
+        users = sorted(n for n, op in ctx.spec.operations.items() if op.auth == name)
+        intro, inputs = _auth_summary(ctx, scheme)
+        blocks.append(f"### Scheme `{name}`")
+        blocks.append(f"Used by {', '.join(f'`{u}`' for u in users) or 'no operation'}: {intro}")
+        if inputs:
+            blocks.append(_bullets([f"{label}: {_fed_by(ctx, t)}" for label, t in inputs]))
     return blocks
 
 
@@ -452,10 +460,14 @@ def _pagination(ctx: _Context, pagination: Pagination) -> str:
     elif isinstance(pagination, OffsetPagination):
         how = f"offsets in {ctx.code(pagination.offset_param)}"
     elif isinstance(pagination, CursorPagination):
-        how = (
-            f"a cursor in {ctx.code(pagination.cursor_param)}, the next one read from "
-            f"{ctx.code(pagination.cursor_path)}"
+        source = (
+            ctx.code(pagination.cursor_path)
+            if pagination.cursor_path is not None
+            else f"the last record's {ctx.code(pagination.cursor_from_last or '')}"
         )
+        how = f"a cursor in {ctx.code(pagination.cursor_param)}, the next one read from {source}"
+        if pagination.has_more_path:
+            how += f"; {ctx.code(pagination.has_more_path)} false ends the list"
     elif isinstance(pagination, LinkHeaderPagination):
         how = f"the Link header's {ctx.code(pagination.rel)} link"
     else:

@@ -295,7 +295,11 @@ def _fits(spec: ConnectorSpec, ref: TypeRef, value: Any, where: str) -> list[str
         return [p for i, v in enumerate(value) for p in _fits(spec, ref.of, v, f"{where}[{i}]")]
     name = ref.base
     scalar_checks: dict[str, Callable[[Any], bool]] = {
-        "Int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "Int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(2**31) <= v < 2**31,
+        "Long": lambda v: (
+            (isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63)
+            or (isinstance(v, str) and v.lstrip("-").isdigit())
+        ),
         "Float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
         "Boolean": lambda v: isinstance(v, bool),
         "String": lambda v: isinstance(v, str),

@@ -1,4 +1,5 @@
-"""Request bodies out (JSON, form, XML) and response bodies in (JSON, XML, form, text).
+"""Request bodies out (JSON, form, XML, multipart) and response bodies in (JSON, XML, form,
+text).
 
 XML is parsed by defusedxml with DTDs forbidden, so entity expansion and external entities
 cannot happen. Decoding failures raise BadResponse and never include the
@@ -15,6 +16,7 @@ import orjson
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import fromstring as parse_xml
 
+from connectql.connectors.files import encode_multipart
 from connectql.errors import BadResponse
 
 JSON_TYPE = "application/json"
@@ -35,6 +37,8 @@ def encode_body(value: Any, fmt: str, xml_root: str = "request") -> tuple[bytes,
         root = ET.Element(xml_root)
         _fill_element(root, value)
         return ET.tostring(root, encoding="utf-8", xml_declaration=True), XML_TYPE
+    if fmt == "multipart":
+        return encode_multipart(value)
     raise ValueError(f"unknown body format {fmt!r}")
 
 

@@ -28,13 +28,21 @@ from connectql.connectors.auth import AuthContext, AuthHooks, AuthStrategy, buil
 from connectql.connectors.breaker import CircuitBreaker
 from connectql.connectors.cache import ETagCache
 from connectql.connectors.clock import Clock, SystemClock
-from connectql.connectors.codecs import decode_body, encode_body
+from connectql.connectors.codecs import (
+    FORM_TYPE,
+    JSON_TYPE,
+    XML_TYPE,
+    decode_body,
+    encode_body,
+)
 from connectql.connectors.egress import EgressConnector, PolicyResolver
+from connectql.connectors.files import BinaryBody, filename_from_disposition
 from connectql.connectors.http import HttpRequest, HttpResponse, send
 from connectql.connectors.metrics import ConnectorMetrics
 from connectql.connectors.pagination import PageState, Paginator, build_paginator
 from connectql.connectors.ratelimit import TokenBucket
 from connectql.connectors.retry import delay_for, retry_after_from
+from connectql.connectors.styles import header_text, path_text, query_pairs
 from connectql.connectors.trace import TraceEntry, record
 from connectql.errors import (
     AuthError,
@@ -44,6 +52,7 @@ from connectql.errors import (
     UpstreamError,
 )
 from connectql.spec.models import (
+    ArgSpec,
     BodyMatch,
     ConnectorSpec,
     CustomError,
@@ -54,8 +63,15 @@ from connectql.spec.models import (
     RequestSpec,
 )
 from connectql.spec.paths import Path, parse_path
-from connectql.spec.templates import parse_template, render_value, to_text
-from connectql.spec.typeref import parse_type_ref
+from connectql.spec.templates import (
+    Placeholder,
+    lone_placeholder,
+    parse_template,
+    placeholder_arg,
+    render_value,
+    to_text,
+)
+from connectql.spec.typeref import BINARY, parse_type_ref
 
 log = logging.getLogger("connectql.connector")
 
@@ -176,16 +192,18 @@ class Connector:
             name: build_paginator(op.pagination) if op.pagination else None
             for name, op in spec.operations.items()
         }
-        self.auth: AuthStrategy = build_auth(
-            spec.source.auth,
-            AuthContext(
-                connector=self.name,
-                render=lambda text: parse_template(text).render(self._scope_config),
-                send=self._send_raw,
-                clock=self.clock,
-            ),
-            self._hooks,
+        auth_context = AuthContext(
+            connector=self.name,
+            render=lambda text: parse_template(text).render(self._scope_config),
+            send=self._send_raw,
+            clock=self.clock,
         )
+        self.auth: AuthStrategy = build_auth(spec.source.auth, auth_context, self._hooks)
+        self.auth_schemes: dict[str, AuthStrategy] = {
+            name: build_auth(scheme, auth_context, self._hooks)
+            for name, scheme in spec.source.auth_schemes.items()
+        }
+        """The named alternatives to `auth`, for operations that choose one."""
         for op in spec.operations.values():
             if op.hook is not None:
                 self._hooks.operation(op.hook)  # a spec naming a missing hook fails here
@@ -246,8 +264,13 @@ class Connector:
 
     def secrets(self) -> set[str]:
         values = {str(self.config[k]) for k in self.spec.secret_keys() if self.config.get(k)}
-        values.update(s for s in self.auth.secrets() if s)
+        for strategy in (self.auth, *self.auth_schemes.values()):
+            values.update(s for s in strategy.secrets() if s)
         return values
+
+    def auth_for(self, op: Operation) -> AuthStrategy:
+        """How `op` authenticates: its own scheme (`auth: NAME`), else `source.auth`."""
+        return self.auth if op.auth is None else self.auth_schemes[op.auth]
 
     def redact(self, text: str) -> str:
         for secret in sorted(self.secrets(), key=len, reverse=True):
@@ -300,6 +323,8 @@ class Connector:
             None,
             op.timeout or self.spec.source.timeouts.total,
         )
+        if "Accept" not in request.headers and (accept := _accept(op)):
+            request.headers["Accept"] = accept
         if json is not None or form is not None:
             fmt, value = ("json", json) if json is not None else ("form", form)
             request.body, content_type = encode_body(value, fmt)
@@ -413,34 +438,59 @@ class Connector:
         *,
         list_join: str | None = ",",
     ) -> HttpRequest:
-        """Render a request template; path values are percent-encoded, code never runs."""
+        """Render a request template; path values are percent-encoded, code never runs.
+        An argument used whole is written in its OpenAPI `style` (connectors/styles.py);
+        `{keys}` lists are joined by `list_join` (repeated when None)."""
         full = {**self._scope_config, **scope}
-        path = parse_template(spec.path).render(
-            full, lambda v: quote(to_text(v, list_join or ","), safe="")
-        )
-        if not isinstance(path, str):  # a lone placeholder rendered to a raw value
-            path = quote(to_text(path, list_join or ","), safe="")
+        op = self.spec.operations.get(op_name)
+        args = op.args if op is not None else {}
+        join = list_join or ","
+        segments: list[str] = []
+        for part in parse_template(spec.path).parts:
+            if isinstance(part, str):
+                segments.append(part)
+                continue
+            filled = _path_part(part, full, args, join)
+            if not filled:  # `/users//repos` reaches another resource, or none
+                raise ConnectorError(
+                    f"{part.text} is empty, and it fills a path segment",
+                    connector=self.name,
+                    operation=op_name,
+                    code="BAD_USER_INPUT",
+                )
+            segments.append(filled)
+        path = "".join(segments)
         params: list[tuple[str, str]] = []
         for name, raw in spec.query.items():
             value = render_value(raw, full)
-            if value is None:
+            lone = lone_placeholder(raw)
+            if lone is not None and lone.namespace == "keys" and isinstance(value, list):
+                if list_join is None:
+                    params.extend((name, to_text(v, ",")) for v in value)
+                else:
+                    params.append((name, to_text(value, list_join)))
                 continue
-            if isinstance(value, list) and list_join is None:
-                params.extend((name, to_text(v, ",")) for v in value)
-            else:
-                params.append((name, to_text(value, list_join or ",")))
+            arg = args.get(placeholder_arg(lone) or "")
+            style = arg.style if arg is not None and arg.style else "form"
+            params.extend(query_pairs(name, value, style, arg.explode if arg else None))
         headers: CIMultiDict[str] = CIMultiDict(self._headers)
         for name, raw in spec.headers.items():
-            value = render_value(raw, full)
-            if value is not None:
-                headers[name] = to_text(value, ",")
+            arg = args.get(placeholder_arg(lone_placeholder(raw)) or "")
+            text = header_text(render_value(raw, full), bool(arg is not None and arg.explode))
+            if text is not None:
+                headers[name] = text
+        if "Accept" not in headers and op is not None and (accept := _accept(op)):
+            headers["Accept"] = accept
         body: bytes | None = None
         if spec.body is not None:
-            body, content_type = encode_body(
-                _without_nulls(render_value(spec.body, full)), spec.body_format, spec.xml_root
-            )
-            headers.setdefault("Content-Type", content_type)
-        op = self.spec.operations.get(op_name)
+            rendered = render_value(spec.body, full)
+            if _absent(rendered):  # an optional body left out: no body, no Content-Type
+                headers.popall("Content-Type", None)
+            else:
+                body, content_type = encode_body(
+                    _without_nulls(rendered), spec.body_format, spec.xml_root
+                )
+                headers.setdefault("Content-Type", content_type)
         timeout = (op.timeout if op else None) or self.spec.source.timeouts.total
         return HttpRequest(spec.method, self.base_url + path, params, headers, body, timeout)
 
@@ -512,6 +562,7 @@ class Connector:
         attempts = policy.max_attempts if may_retry else 1
         refreshed = False
         attempt = 0
+        auth = self.auth_for(op)
         while True:
             attempt += 1
             await self._wait_for_capacity(op_name)
@@ -524,7 +575,7 @@ class Connector:
                 request.timeout,
             )
             cached = self._cache.lookup(outgoing) if self._cache is not None else None
-            await self.auth.apply(outgoing)
+            await auth.apply(outgoing)
             self.metrics.requests[op_name] += 1
             started = time.perf_counter()
             try:
@@ -565,7 +616,7 @@ class Connector:
                     return response
                 if body_error == "auth" and not refreshed:
                     refreshed = True
-                    if await self.auth.refresh(outgoing):
+                    if await auth.refresh(outgoing):
                         attempt -= 1
                         continue
                 if body_error == "not_found":
@@ -578,7 +629,7 @@ class Connector:
                 raise error
             if status == 401 and not refreshed:
                 refreshed = True
-                if await self.auth.refresh(outgoing):
+                if await auth.refresh(outgoing):
                     attempt -= 1
                     continue
             body = _lenient_json(response)
@@ -806,7 +857,14 @@ class Connector:
     # --- responses ---------------------------------------------------------------------
 
     def _decode(self, op_name: str, op: Operation, response: HttpResponse) -> Any:
-        if response.status in NO_BODY_STATUSES or not response.body:
+        if response.status in NO_BODY_STATUSES:
+            return None
+        if op.response.type.strip().rstrip("! ") == BINARY:  # bytes as they came, size-bounded
+            disposition = response.headers.get("Content-Disposition", "")
+            return BinaryBody(
+                response.body, response.content_type, filename_from_disposition(disposition)
+            )
+        if not response.body:
             return None
         try:
             return decode_body(response.body, response.content_type, op.response.format)
@@ -840,6 +898,41 @@ class Connector:
             value = self._filter(op, value)
             return value[0] if value else None
         return value
+
+
+def _path_part(
+    placeholder: Placeholder, scope: Mapping[str, Any], args: Mapping[str, ArgSpec], join: str
+) -> str:
+    """One path placeholder, percent-encoded: an argument in its style (default `simple`)."""
+    value = placeholder.path.get(scope.get(placeholder.namespace))
+    name = placeholder_arg(placeholder)
+    arg = args.get(name) if name is not None else None
+    if name is None or arg is None:
+        return quote(to_text(value, join), safe="")
+    return path_text(name, value, arg.style or "simple", arg.explode)
+
+
+ACCEPT = {"json": JSON_TYPE, "xml": XML_TYPE, "form": FORM_TYPE, "text": "text/plain"}
+ACCEPT_DEFAULT = f"{JSON_TYPE}, */*;q=0.8"
+"""Without `response.format` the body is parsed by its Content-Type: JSON preferred."""
+
+
+def _accept(op: Operation) -> str | None:
+    """The Accept header for the media type the spec chose; None (aiohttp's `*/*`) for a
+    Binary result, which takes any body."""
+    if op.response.format is not None:
+        return ACCEPT[op.response.format]
+    if parse_type_ref(op.response.type).base == BINARY:
+        return None
+    return ACCEPT_DEFAULT
+
+
+def _absent(body: Any) -> bool:
+    """An optional body left out: it rendered to null, or it is a mapping whose every value
+    is absent (each optional argument it names was left out). A literal `{}` is sent."""
+    if body is None:
+        return True
+    return isinstance(body, dict) and bool(body) and all(_absent(v) for v in body.values())
 
 
 def _without_nulls(value: Any) -> Any:

@@ -8,13 +8,16 @@ endless body or a gzip bomb costs at most that much memory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
+from connectql.connectors.styles import encode_query
 from connectql.errors import (
     BadResponse,
     Forbidden,
@@ -69,10 +72,11 @@ async def send(
     try:
         async with session.request(
             request.method,
-            request.url,
-            params=request.params or None,
+            _target(request),
             headers=request.headers,
             data=request.body,
+            # no body, no type: aiohttp would call an empty POST application/octet-stream
+            skip_auto_headers=NO_CONTENT_TYPE if request.body is None else None,
             timeout=timeout if timeout is not None else aiohttp.helpers.sentinel,
             allow_redirects=False,
         ) as resp:
@@ -112,6 +116,28 @@ async def send(
         raise UpstreamError(
             f"HTTP client error ({type(exc).__name__})", connector=connector, operation=operation
         ) from exc
+
+
+NO_CONTENT_TYPE = frozenset({"Content-Type"})
+ENCODED_URL = re.compile(r"(?:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*")
+"""A URL that is already percent-encoded throughout (RFC 3986's characters only)."""
+
+
+def _target(request: HttpRequest) -> URL:
+    """The URL to send: an encoded one exactly as it is (yarl would decode `%2C`, `%26`…
+    in the path, and so mix up a value's characters with a parameter style's delimiters),
+    another as yarl encodes it; the query from `params` written by `encode_query`."""
+    try:
+        text = request.url
+        url = URL(text, encoded=True) if ENCODED_URL.fullmatch(text) else URL(text)
+        if not request.params:
+            return url
+        query = encode_query(request.params)
+        if url.raw_query_string:
+            query = f"{url.raw_query_string}&{query}"
+        return URL(f"{url.with_query(None).with_fragment(None)}?{query}", encoded=True)
+    except ValueError as exc:  # as aiohttp reports a URL it cannot parse
+        raise aiohttp.InvalidURL(request.url) from exc
 
 
 async def _read(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:

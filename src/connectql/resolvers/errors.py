@@ -1,24 +1,31 @@
 """Turn errors raised while resolving into safe GraphQL errors (a schema extension).
 
 ConnectorErrors carry their own safe message and `extensions {code, connector, operation,
-httpStatus, retryable}`; any other exception is a bug and is masked as INTERNAL. GraphQL
-validation errors pass through untouched. `log_errors` logs what happened, once: a bug at
-ERROR with its traceback, the client's mistakes and expected upstream failures at INFO in
-one line (their documents and variables never reach the log, only a hash of the document).
+httpStatus, retryable}`; any other exception is a bug and is masked as INTERNAL, except a
+connector's value that does not fit its declared type: `ShapingExecutor` makes that
+BAD_RESPONSE (`extensions.field`). GraphQL validation errors pass through untouched.
+`log_errors` logs what happened, once: a bug at ERROR with its traceback, the client's
+mistakes and expected upstream failures at INFO in one line (their documents and variables
+never reach the log, only a hash of the document).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable
+from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLOutputType, GraphQLSyntaxError
+from graphql.pyutils import Path
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from connectql.errors import ConnectorError, ConnectqlError
+from connectql.errors import BadResponse, ConnectorError, ConnectqlError
+from connectql.schema.types import bad_value
 
 log = logging.getLogger("connectql.graphql")
 INVALID = "GRAPHQL_VALIDATION_FAILED"
@@ -39,7 +46,30 @@ def _request_error(error: Exception) -> str:
 
 
 def _needs_rewrite(error: GraphQLError) -> bool:
-    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+    """Masked, or given a code: raised by us or a bug, or graphql-core's own without one."""
+    original = error.original_error
+    if original is not None and not isinstance(original, GraphQLError):
+        return True
+    return not (error.extensions or {}).get("code")
+
+
+_COERCION = re.compile(
+    r"^Variable '\$[^']+' (got invalid value|has invalid value|of required type .* was not "
+    r"provided|of non-null type .* must not be null)"
+)
+"""graphql-core's messages for variables that do not fit their types (the validation rules
+say other things about variables)."""
+
+
+def graphql_code(error: GraphQLError) -> str:
+    """The code of an error graphql-core raised itself: a document that does not parse or
+    validate, variables or arguments that do not fit (the client's mistakes); any other while
+    executing is ours (a connector's values that do not fit are BAD_RESPONSE before here)."""
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.path is None:
+        return "BAD_USER_INPUT" if _COERCION.match(error.message) else INVALID
+    return "BAD_USER_INPUT" if error.message.startswith("Argument '") else "INTERNAL"
 
 
 class SafeErrors(MaskErrors):
@@ -54,11 +84,58 @@ class SafeErrors(MaskErrors):
             message, extensions = str(original), {"code": original.code}
         elif isinstance(original, REQUEST_ERRORS):
             message, extensions = _request_error(original), {"code": "BAD_USER_INPUT"}
+        elif original is None or isinstance(original, GraphQLError):
+            message, extensions = error.message, {**(error.extensions or {})}
+            extensions["code"] = graphql_code(error)
         else:
             message, extensions = "Internal server error", {"code": "INTERNAL"}
         return GraphQLError(
             message, error.nodes, error.source, error.positions, error.path, None, extensions
         )
+
+
+class ShapingExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Upstream data that does not fit a connector's declared type (a non-null field missing
+    or null, a string where an Int is declared, an Int beyond 32 bits, a record no union
+    member matches) is the upstream's fault: BAD_RESPONSE with the field, not a bug.
+
+    graphql-core finds these while completing values and reports them as a TypeError or a
+    bare GraphQLError; for fields of a connector's types (marked in their `extensions`) they
+    become BadResponse before graphql-core locates them, then null propagation runs as
+    usual. Only failures reach `handle_field_error`, so the happy path pays nothing."""
+
+    def handle_field_error(
+        self,
+        raw_error: Exception,
+        return_type: GraphQLOutputType,
+        field_details_list: Any,
+        path: Path,
+    ) -> None:
+        bad = _bad_value(self.schema, raw_error, return_type, field_details_list, path)
+        super().handle_field_error(bad or raw_error, return_type, field_details_list, path)
+
+
+def _bad_value(
+    schema: Any, error: Exception, return_type: GraphQLOutputType, fields: Any, path: Path
+) -> BadResponse | None:
+    """The BadResponse for a completion error of a connector type's field, else None."""
+    if isinstance(error, TypeError) and str(error).startswith("Cannot return null"):
+        reason = "it is missing or null"
+    elif isinstance(error, GraphQLError) and error.path is None and error.original_error is None:
+        # graphql-core's messages end with the value itself, which stays upstream
+        reason = error.message.partition(": ")[0].split(". ")[0].rstrip(".")
+    else:
+        return None
+    owner: Path | None = path
+    while owner is not None and not isinstance(owner.key, str):
+        owner = owner.prev  # a list item: the list field's owner
+    parent = schema.type_map.get(owner.typename) if owner and owner.typename else None
+    connector = (getattr(parent, "extensions", None) or {}).get("connector")
+    if parent is None or connector is None:
+        return None
+    field = f"{parent.name}.{fields[0].node.name.value}"
+    where = ".".join(str(key) for key in path.as_list())
+    return bad_value(connector, field, str(return_type), where, reason)
 
 
 def log_errors(errors: Iterable[GraphQLError]) -> None:

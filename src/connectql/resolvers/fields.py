@@ -21,6 +21,7 @@ from strawberry.dataloader import DataLoader
 from connectql.connectors.connector import Connector
 from connectql.errors import ConnectorError, Forbidden
 from connectql.resolvers.cursors import Cursors, cursor_scope
+from connectql.resolvers.files import Files, file_args
 from connectql.resolvers.loaders import Loaders
 from connectql.spec.models import ObjectType, Resolve
 from connectql.spec.templates import Placeholder, parse_template, render_value
@@ -63,8 +64,9 @@ def _bad_input(connector: Connector, op_name: str, message: str) -> ConnectorErr
 class ConnectorResolvers:
     """The `ResolverFactory` the schema builder uses for every connector."""
 
-    def __init__(self, cursors: Cursors | None = None) -> None:
+    def __init__(self, cursors: Cursors | None = None, files: Files | None = None) -> None:
         self.cursors = cursors or Cursors.from_environment()
+        self.files = files or Files()
 
     def namespace(self, connector: Connector, *, mutation: bool) -> GraphQLFieldResolver:
         def resolve(parent: Any, info: Info) -> Connector:
@@ -76,9 +78,13 @@ class ConnectorResolvers:
 
     def operation(self, connector: Connector, op_name: str) -> GraphQLFieldResolver:
         op = connector.operation(op_name)
-        if op.kind == "mutation":
+        uploads = file_args(op)
+        if op.kind == "mutation" or uploads:  # files are read once, never batched or cached
+            files = self.files
 
             async def mutate(parent: Any, info: Info, **args: Any) -> Any:
+                if uploads:
+                    args = await files.read_args(connector, op_name, args, uploads)
                 return await connector.execute(op_name, args)
 
             return mutate
@@ -93,6 +99,9 @@ class ConnectorResolvers:
             return result
 
         return query
+
+    def binary_field(self, name: str) -> GraphQLFieldResolver:
+        return self.files.field(name)
 
     def link(self, connector: Connector, link: Resolve) -> GraphQLFieldResolver:
         compiled = _Link(connector, link)

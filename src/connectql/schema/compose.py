@@ -22,7 +22,7 @@ from strawberry.types.scalar import ScalarDefinition
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
-from connectql.resolvers.errors import log_errors
+from connectql.resolvers.errors import ShapingExecutor, log_errors
 from connectql.schema.builder import BuilderMutation
 from connectql.schema.control import Mutation as ControlMutation
 from connectql.schema.control import Query, Subscription
@@ -77,6 +77,7 @@ def build_schema(
         subscription=Subscription,
         extensions=list(extensions),
         scalar_overrides=JSON_OVERRIDE,
+        execution_context_class=ShapingExecutor,
     )
     base = static._schema
     query_fields: dict[str, GraphQLField] = dict(base.query_type.fields)  # type: ignore[union-attr]

@@ -84,6 +84,15 @@ class Limits(BaseModel):
     """Nesting of lists and objects in argument values and in JSON bodies (variables)."""
     max_body_size: int = Field(2_000_000, ge=1024)
     """Bytes of an HTTP request body (/graphql, /api); larger ones are answered 413 unread."""
+    max_upload_size: int = Field(25 * 1024 * 1024, ge=1024)
+    """Bytes of a GraphQL multipart request (file uploads) and of each file, uploaded or
+    given as base64 (which travels in a JSON body, so `max_body_size` bounds it first)."""
+    max_inline_binary: int = Field(1024 * 1024, ge=0)
+    """Bytes a `Binary` result's `base64` field returns; larger files are fetched by `url`."""
+    download_ttl: float = Field(300.0, gt=0, le=86_400)
+    """Seconds a `Binary` result's download `url` stays valid."""
+    max_download_bytes: int = Field(256 * 1024 * 1024, ge=0)
+    """Bytes the download store holds in memory at once; the oldest links go first."""
     max_cached_document: int = Field(4096, ge=0)
     """Documents up to this many characters keep their parsed and validated form in the
     per-schema cache; larger ones are parsed and validated each time."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol, cast
+from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLArgument,
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLEnumValue,
+    GraphQLError,
     GraphQLField,
     GraphQLFieldResolver,
     GraphQLFloat,
@@ -42,7 +44,8 @@ from graphql import (
 )
 
 from connectql.connectors.connector import Connector
-from connectql.errors import SchemaBuildError
+from connectql.errors import BadResponse, SchemaBuildError
+from connectql.schema.scalars import GraphQLLong
 from connectql.spec.models import (
     EnumType,
     FieldSpec,
@@ -53,8 +56,8 @@ from connectql.spec.models import (
     UnionType,
 )
 from connectql.spec.naming import enum_value_name
-from connectql.spec.paths import parse_path
-from connectql.spec.typeref import TypeRef, parse_type_ref
+from connectql.spec.paths import parse_path, single_key
+from connectql.spec.typeref import BINARY, FILE_INPUT, TypeRef, parse_type_ref
 
 Info = GraphQLResolveInfo[Any]
 
@@ -78,11 +81,59 @@ GraphQLJSON = GraphQLScalarType(
 BUILTIN_TYPES: dict[str, GraphQLScalarType] = {
     "String": GraphQLString,
     "Int": GraphQLInt,
+    "Long": GraphQLLong,
     "Float": GraphQLFloat,
     "Boolean": GraphQLBoolean,
     "ID": GraphQLID,
     "JSON": GraphQLJSON,
 }
+
+
+def _upload_value(value: Any) -> Any:
+    if callable(getattr(value, "read", None)) and hasattr(value, "filename"):
+        return value  # a file of a GraphQL multipart request, read by the resolver
+    raise GraphQLError(
+        "Upload takes a file of a GraphQL multipart request; in a JSON body, give `base64`"
+    )
+
+
+def _upload_literal(node: Any, variables: Any = None) -> Any:
+    raise GraphQLError("a file cannot be written into the document: send it as a variable")
+
+
+def _not_output(value: Any) -> Any:
+    raise GraphQLError("Upload is an input type")
+
+
+GraphQLUpload = GraphQLScalarType(
+    "Upload",
+    description="A file of a GraphQL multipart request (the spec Apollo and gql clients "
+    "follow): the request's `map` points a variable at one of its file parts.",
+    serialize=_not_output,
+    parse_value=_upload_value,
+    parse_literal=_upload_literal,
+)
+
+GraphQLFileInput = GraphQLInputObjectType(
+    FILE_INPUT,
+    {
+        "upload": GraphQLInputField(
+            GraphQLUpload, description="The file, uploaded as a part of a multipart request."
+        ),
+        "base64": GraphQLInputField(
+            GraphQLString, description="The file's bytes, base64-encoded (for JSON bodies)."
+        ),
+        "filename": GraphQLInputField(
+            GraphQLString, description="Default: the uploaded file's name, else `file`."
+        ),
+        "contentType": GraphQLInputField(
+            GraphQLString,
+            description="Default: the uploaded file's type, else application/octet-stream.",
+        ),
+    },
+    description="A file to send upstream: exactly one of `upload` and `base64`.",
+)
+
 
 PageInfo = GraphQLObjectType(
     "PageInfo",
@@ -109,6 +160,66 @@ class ResolverFactory(Protocol):
 
     def link(self, connector: Connector, link: Resolve) -> GraphQLFieldResolver: ...
 
+    def binary_field(self, name: str) -> GraphQLFieldResolver:
+        """`base64` or `url` of a Binary result."""
+        ...
+
+
+def _attribute(name: str) -> GraphQLFieldResolver:
+    def resolve(parent: Any, info: Info) -> Any:
+        return getattr(parent, name, None)
+
+    return resolve
+
+
+_binary_types: WeakKeyDictionary[ResolverFactory, GraphQLObjectType] = WeakKeyDictionary()
+"""One Binary type per resolver factory: a schema holds one type of each name."""
+
+
+def binary_type(resolvers: ResolverFactory) -> GraphQLObjectType:
+    """The type of a bytes result (`connectql.connectors.files.BinaryBody`)."""
+    found = _binary_types.get(resolvers)
+    if found is None:
+        string = GraphQLNonNull(GraphQLString)
+        found = GraphQLObjectType(
+            BINARY,
+            {
+                "contentType": GraphQLField(
+                    string, resolve=_attribute("content_type"), description="As the upstream said."
+                ),
+                "filename": GraphQLField(
+                    GraphQLString,
+                    resolve=_attribute("filename"),
+                    description="From the upstream's Content-Disposition, if it gave one.",
+                ),
+                "size": GraphQLField(
+                    GraphQLNonNull(GraphQLInt), resolve=_attribute("size"), description="Bytes."
+                ),
+                "sha256": GraphQLField(
+                    string, resolve=_attribute("sha256"), description="Hex SHA-256 of the bytes."
+                ),
+                "base64": GraphQLField(
+                    GraphQLString,
+                    resolve=resolvers.binary_field("base64"),
+                    description="The bytes, base64-encoded: up to limits.max_inline_binary "
+                    "(larger files give an error PAYLOAD_TOO_LARGE; fetch them by `url`).",
+                ),
+                "url": GraphQLField(
+                    string,
+                    resolve=resolvers.binary_field("url"),
+                    description="A download link served by connectql, valid for "
+                    "limits.download_ttl seconds to whoever holds it.",
+                ),
+            },
+            description="A file the upstream answered with (audio, an image, an archive).",
+        )
+        _binary_types[resolvers] = found
+    return found
+
+
+def _nullable(ref: TypeRef) -> TypeRef:
+    return TypeRef(ref.name, _nullable(ref.of) if ref.of is not None else None)
+
 
 def type_prefix(connector_name: str) -> str:
     """`bookstore` → `Bookstore`, `my_api` → `MyApi`: the prefix of every type name."""
@@ -131,6 +242,32 @@ def _key_resolver(key: str) -> GraphQLFieldResolver:
     return resolve
 
 
+def bad_value(connector: str, field: str, declared: str, where: str, reason: str) -> BadResponse:
+    """The error for an upstream value at `where` (a response path) that does not fit a
+    connector type's `field` (`Type.field`), declared as `declared`."""
+    error = BadResponse(
+        f"the upstream's value at {where} does not fit {field} ({declared}): {reason}",
+        connector=connector,
+    )
+    error.extra["field"] = field
+    return error
+
+
+def _required(resolve: GraphQLFieldResolver, connector: str, declared: str) -> GraphQLFieldResolver:
+    """A lenient connector's field declared non-null (nullable in its schema): a missing
+    value is still reported, once, and the field is null."""
+
+    def check(parent: Any, info: Info, **args: Any) -> Any:
+        value = resolve(parent, info, **args)
+        if value is None:
+            field = f"{info.parent_type.name}.{info.field_name}"
+            where = ".".join(str(key) for key in info.path.as_list())
+            raise bad_value(connector, field, declared, where, "it is missing or null")
+        return value
+
+    return check
+
+
 class ConnectorTypes:
     """The GraphQL types of one connector: its namespace query and mutation objects."""
 
@@ -141,6 +278,9 @@ class ConnectorTypes:
         self._resolvers = resolvers
         self._named: dict[str, GraphQLNamedType] = {}
         self._connections: dict[str, GraphQLObjectType] = {}
+        self._marks = {"connector": connector.name}
+        """Extensions of every object type shaped from this connector's upstream data: its
+        fields' completion errors are the upstream's (BAD_RESPONSE, resolvers/errors.py)."""
         self.query, self.mutation = self._namespaces()
 
     # --- names and references ----------------------------------------------------------
@@ -148,6 +288,10 @@ class ConnectorTypes:
     def _named_type(self, name: str) -> GraphQLNamedType:
         if name in BUILTIN_TYPES:
             return BUILTIN_TYPES[name]
+        if name == FILE_INPUT:
+            return GraphQLFileInput
+        if name == BINARY:
+            return binary_type(self._resolvers)
         if name not in self._named:
             spec = self.spec.types.get(name)
             if spec is None:
@@ -162,7 +306,9 @@ class ConnectorTypes:
         return GraphQLNonNull(cast(Any, inner)) if ref.non_null else inner
 
     def output(self, text: str) -> GraphQLOutputType:
-        return self._ref(parse_type_ref(text))  # type: ignore[return-value]
+        """An output type; all nullable for a lenient connector (`source.strict: false`)."""
+        ref = parse_type_ref(text)
+        return self._ref(ref if self.spec.source.strict else _nullable(ref))  # type: ignore[return-value]
 
     def input(self, text: str) -> GraphQLInputType:
         return self._ref(parse_type_ref(text))  # type: ignore[return-value]
@@ -189,7 +335,7 @@ class ConnectorTypes:
                     fname: GraphQLInputField(
                         self.input(f.type),
                         description=f.description,
-                        out_name=f.from_ if f.from_ and "." not in f.from_ else None,
+                        out_name=single_key(f.from_) if f.from_ else None,
                     )
                     for fname, f in spec.fields.items()
                 },
@@ -202,6 +348,7 @@ class ConnectorTypes:
             full,
             lambda: {fname: self._object_field(fname, f) for fname, f in spec.fields.items()},
             description=spec.description,
+            extensions=self._marks,
         )
 
     def _union(self, full: str, spec: UnionType) -> GraphQLUnionType:
@@ -221,6 +368,8 @@ class ConnectorTypes:
     def _object_field(self, fname: str, f: FieldSpec) -> GraphQLField:
         if f.resolve is None:
             resolver = _path_resolver(f.from_) if f.from_ else _key_resolver(fname)
+            if not self.spec.source.strict and parse_type_ref(f.type).non_null:
+                resolver = _required(resolver, self.connector.name, f.type)
             return GraphQLField(
                 self.output(f.type),
                 resolve=resolver,
@@ -256,13 +405,16 @@ class ConnectorTypes:
 
     def connection_type(self, item: str) -> GraphQLObjectType:
         if item not in self._connections:
-            node: Any = GraphQLNonNull(cast(Any, self._named_type(item)))
+            node: Any = self._named_type(item)
+            if self.spec.source.strict:
+                node = GraphQLNonNull(node)
             edge = GraphQLObjectType(
                 f"{self.prefix}{item}Edge",
                 {
                     "cursor": GraphQLField(GraphQLNonNull(GraphQLString)),
                     "node": GraphQLField(node),
                 },
+                extensions=self._marks,
             )
             self._connections[item] = GraphQLObjectType(
                 f"{self.prefix}{item}Connection",
@@ -272,6 +424,7 @@ class ConnectorTypes:
                     "pageInfo": GraphQLField(GraphQLNonNull(PageInfo)),
                 },
                 description=f"A page of {self.prefix}{item} items (Relay connection).",
+                extensions=self._marks,
             )
         return self._connections[item]
 
@@ -312,6 +465,7 @@ class ConnectorTypes:
                 f"{self.prefix}{suffix}",
                 lambda: {n: self._operation_field(n, op) for n, op in ops.items()},
                 description=description,
+                extensions=self._marks,
             )
             return GraphQLField(GraphQLNonNull(obj), resolve=resolve, description=description)
 

@@ -24,8 +24,10 @@ from connectql.errors import ConfigError
 from connectql.events import open_bus
 from connectql.registry import Registry, SecretBox, database_url
 from connectql.resolvers.cursors import Cursors
+from connectql.resolvers.downloads import PATH_PREFIX as DOWNLOADS_PREFIX
 from connectql.runtime import Runtime
 from connectql.server import assets, rest, swagger
+from connectql.server.downloads import download_route
 from connectql.server.graphql_app import LiveGraphQL
 from connectql.server.guard import Guard
 from connectql.server.prometheus import CONTENT_TYPE, metrics_registry, render
@@ -37,6 +39,8 @@ log = logging.getLogger("connectql.server")
 ADMIN_KEY_FILE = "connectql.admin-key"
 PUBLIC_ENDPOINTS = {"metrics": ("/metrics",), "docs": ("/docs", "/openapi.json")}
 """`server.public` names → paths. Without them, these need a role like any request."""
+UPLOAD_HEADERS = ["Apollo-Require-Preflight", "X-Apollo-Operation-Name"]
+"""What browser upload clients send so their multipart requests pass the CSRF check."""
 
 Startup = Callable[[Runtime], Awaitable[Callable[[], Awaitable[None]] | None]]
 
@@ -95,9 +99,10 @@ def create_app(
         Guard,
         access=keys,
         max_body_size=runtime.limits.max_body_size,
+        max_upload_size=runtime.limits.max_upload_size,
         body_timeout=waits.body,
         public_paths=open_paths,
-        public_prefixes=[assets.PREFIX + "/"],
+        public_prefixes=[assets.PREFIX + "/", DOWNLOADS_PREFIX],  # download links: capabilities
     )
     app.add_middleware(RequestIdMiddleware)
     app.state.control = plane
@@ -106,6 +111,7 @@ def create_app(
     graphql = LiveGraphQL(plane, keys, graphiql=graphiql, ws_init_timeout=waits.ws_init)
     app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
+    app.router.routes.append(download_route(lambda: runtime.resolvers.files.downloads))
     prometheus = metrics_registry(plane)
     rest.install(app, plane, keys, key_service)
     app.mount(assets.PREFIX, assets.StaticAssets(), name="static")
@@ -115,7 +121,7 @@ def create_app(
             CORSMiddleware,
             allow_origins=cors.origins,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", *UPLOAD_HEADERS],
             allow_credentials=cors.credentials,
             max_age=cors.max_age,
         )

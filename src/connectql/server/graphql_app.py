@@ -5,7 +5,8 @@ HTTP request or WebSocket connection to the app of the current version, so a swa
 changes the schema under a request or subscription already running. Who may call is judged
 before, by `guard.Guard` (the role it leaves in the scope), or for a WebSocket by the key in
 its `connection_init` payload. A request that is not a GraphQL request is answered 400 with
-a message, never a 500.
+a message, never a 500. File uploads follow the GraphQL multipart request spec, behind the
+same CSRF rule as Apollo's (a header a cross-site form cannot send).
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.file_uploads.utils import replace_placeholders_with_files
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -55,6 +59,21 @@ HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 """`extensions.code` of the view's refusals by status; any other is BAD_USER_INPUT."""
 NOT_A_REQUEST = (
     'the body must be one JSON object: {"query": "…", "variables": {…}} (batches are not supported)'
+)
+PREFLIGHT_HEADERS = (
+    "authorization",
+    "x-api-key",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+)
+"""A multipart request needs one: browsers send none of them cross-site without a CORS
+preflight, which is what keeps a forged form from posting uploads (Apollo's CSRF rule)."""
+NO_PREFLIGHT = (
+    "a multipart request needs one of the headers Authorization, X-API-Key, "
+    "Apollo-Require-Preflight or X-Apollo-Operation-Name (protection against cross-site forms)"
+)
+MULTIPART_SHAPE = (
+    'operations must be one JSON object, map like {"0": ["variables.file"]} (paths into variables)'
 )
 
 
@@ -112,6 +131,7 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
             graphql_ide="graphiql" if graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=ws_init_timeout),
+            multipart_uploads_enabled=True,
         )
         self._connectors = dict(control.runtime.connectors)
         self._control = control
@@ -124,13 +144,16 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive)
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self.run(request)
         except HTTPException as exc:
             log.info("request refused: %d at /graphql", exc.status_code)  # reasons may quote it
             code = HTTP_CODES.get(exc.status_code, "BAD_USER_INPUT")
             body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
             response = Response(orjson.dumps(body), exc.status_code, media_type="application/json")
+        finally:
+            await request.close()  # the spooled files of a multipart request
         await response(scope, receive, send)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
@@ -186,6 +209,28 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
         if json_post and not (await request.get_body()).lstrip().startswith(b"{"):
             raise HTTPException(400, NOT_A_REQUEST)
         return await super().parse_http_body(request)
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any]:
+        """A GraphQL multipart request (file uploads): only with a header a cross-site form
+        cannot send without the browser asking first (CSRF), and only files in variables."""
+        if not any(request.headers.get(name) for name in PREFLIGHT_HEADERS):
+            raise HTTPException(400, NO_PREFLIGHT)
+        try:
+            form = await request.get_form_data()
+        except (ValueError, MultiPartException, StarletteHTTPException):
+            raise HTTPException(400, "the multipart body is not valid") from None
+        operations, files_map = form.form.get("operations"), form.form.get("map", "{}")
+        if not isinstance(operations, str) or not isinstance(files_map, str):
+            raise HTTPException(400, "a multipart request needs operations and map fields")
+        data, where = self.parse_json(operations), self.parse_json(files_map)
+        if not isinstance(data, dict) or not _is_file_map(where):
+            raise HTTPException(400, MULTIPART_SHAPE)
+        try:
+            return replace_placeholders_with_files(data, where, form.files)
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise HTTPException(
+                400, "the map names a file or a variable that is not there"
+            ) from None
 
     async def execute_single(
         self,
@@ -285,6 +330,15 @@ class LiveGraphQL:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.current()(scope, receive, send)
+
+
+def _is_file_map(value: object) -> bool:
+    """`{"0": ["variables.file", …], …}`: each path into variables, one level or more."""
+    return isinstance(value, dict) and all(
+        isinstance(paths, list)
+        and all(isinstance(p, str) and p.startswith("variables.") for p in paths)
+        for paths in value.values()
+    )
 
 
 def _nesting_exceeds(value: object, limit: int) -> bool:

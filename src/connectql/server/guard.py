@@ -10,7 +10,8 @@ and how much and how slowly it may send, before anything reads its body.
 - On /api, a request that changes something (not GET or HEAD) needs admin, judged before
   FastAPI reads its body (it reads bodies before any dependency runs).
 - A body larger than `limits.max_body_size` is answered 413 unread (by Content-Length), or
-  as soon as the stream passes the limit; a body that stalls is answered 408.
+  as soon as the stream passes the limit; a body that stalls is answered 408. A multipart
+  request to /graphql (file uploads) may be up to `limits.max_upload_size` instead.
 
 `HeaderTimeoutH11` closes connections that never finish a request's headers, which uvicorn
 would keep open forever.
@@ -65,10 +66,12 @@ class Guard:
         body_timeout: float,
         public_paths: Collection[str] = (),
         public_prefixes: Collection[str] = (),
+        max_upload_size: int | None = None,
     ) -> None:
         self.app = app
         self.access = access
         self.max_body_size = max_body_size
+        self.max_upload_size = max(max_upload_size or 0, max_body_size)
         self.body_timeout = body_timeout
         self.public_paths = frozenset(public_paths)
         self.public_prefixes = tuple(public_prefixes)
@@ -113,13 +116,18 @@ class Guard:
         return None
 
     async def _read_bounded(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
-        declared = HTTPConnection(scope).headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
-            message = _too_large(self.max_body_size)
+        headers = HTTPConnection(scope).headers
+        declared = headers.get("content-length")
+        uploads = path == GRAPHQL_PATH and headers.get("content-type", "").lower().startswith(
+            "multipart/form-data"
+        )
+        limit = self.max_upload_size if uploads else self.max_body_size
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            message = _too_large(limit)
             log.info("request refused: 413 %s", message)
             await _refuse(scope, path, 413, "PAYLOAD_TOO_LARGE", message)(scope, receive, send)
             return
-        intake = _Intake(receive, self.max_body_size, self.body_timeout)
+        intake = _Intake(receive, limit, self.body_timeout)
         started = False
 
         async def send_unless_cut(message: Message) -> None:

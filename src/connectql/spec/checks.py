@@ -8,7 +8,7 @@ error is), only real problems of the well-formed parts are.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,20 @@ from connectql.spec.models import (
     UnionType,
 )
 from connectql.spec.naming import enum_value_name
-from connectql.spec.templates import Template, parse_template, template_strings
-from connectql.spec.typeref import BUILTIN_SCALARS, parse_type_ref
+from connectql.spec.templates import (
+    Template,
+    lone_placeholder,
+    parse_template,
+    placeholder_arg,
+    template_strings,
+)
+from connectql.spec.typeref import (
+    BINARY,
+    BUILTIN_SCALARS,
+    FILE_INPUT,
+    FILE_TYPES,
+    parse_type_ref,
+)
 
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
@@ -149,6 +161,8 @@ def _names(values: Any) -> str:
 def _kind(spec: ConnectorSpec, name: str) -> str | None:
     if name in BUILTIN_SCALARS:
         return "scalar"
+    if name in FILE_TYPES:
+        return "input" if name == FILE_INPUT else "object"
     found = spec.types.get(name)
     return None if found is None else found.kind
 
@@ -164,7 +178,7 @@ def _type_ref(
         yield (
             loc,
             f"unknown type {base!r} (declared types: {declared}; "
-            f"scalars: {_names(BUILTIN_SCALARS)})",
+            f"scalars: {_names(BUILTIN_SCALARS)}; built-in: {_names(FILE_TYPES)})",
         )
     elif role == "input" and kind in ("object", "union"):
         yield (
@@ -191,11 +205,14 @@ def _check_types(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
         loc: Loc = ("types", name)
         if name in reserved or name == "PageInfo":
             yield loc, f"type name {name!r} is taken by a generated type; rename it"
+        if name in FILE_TYPES:
+            yield loc, f"type name {name!r} is taken by a built-in type; rename it"
         if isinstance(type_spec, (ObjectType, InputType)):
             role = "output" if isinstance(type_spec, ObjectType) else "input"
             for fname, field in type_spec.fields.items():
                 floc = (*loc, "fields", fname)
                 yield from _type_ref(spec, broken, (*floc, "type"), field.type, role)
+                yield from _check_file_field(floc, field.type, field.resolve is not None)
                 if field.resolve is not None:
                     if isinstance(type_spec, InputType):
                         yield (*floc, "resolve"), "input fields cannot resolve through an operation"
@@ -236,6 +253,55 @@ def _check_enum(loc: Loc, spec: EnumType) -> Iterator[Problem]:
         seen[name] = raw
 
 
+_INT32 = range(-(2**31), 2**31)
+_INT64 = range(-(2**63), 2**63)
+_SCALAR_DEFAULTS: dict[str, Callable[[Any], bool]] = {
+    "Int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v in _INT32,
+    "Long": lambda v: isinstance(v, int) and not isinstance(v, bool) and v in _INT64,
+    "Float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "Boolean": lambda v: isinstance(v, bool),
+    "String": lambda v: isinstance(v, (str, int, float, bool)),
+    "ID": lambda v: isinstance(v, (str, int)) and not isinstance(v, bool),
+}
+"""What graphql-core can print as a default of each scalar (schema SDL, introspection)."""
+
+
+def default_problem(
+    type_text: str, default: Any, enum_values: Callable[[str], Collection[Any] | None]
+) -> str | None:
+    """Why `default` cannot be the default of an argument of type `type_text` (printing the
+    schema or introspecting it would fail), or None. `enum_values` gives an enum type's
+    upstream values, None for a type that is not an enum."""
+    ref = parse_type_ref(type_text)
+    if ref.of is not None:
+        items = default if isinstance(default, list) else [default]
+        problems = (default_problem(str(ref.of), item, enum_values) for item in items)
+        return next((p for p in problems if p is not None), None)
+    if default is None:
+        return None
+    values = enum_values(ref.base)
+    if values is not None:
+        if default in values:
+            return None
+        shown = ", ".join(repr(v) for v in list(values)[:10])
+        more = ", …" if len(values) > 10 else ""
+        hint = next(
+            (f"; write {v!r} for {default}" for v in values if default == enum_value_name(v)), ""
+        )
+        return f"default {default!r} is not a value of enum {ref.base} ({shown}{more}){hint}"
+    fits = _SCALAR_DEFAULTS.get(ref.base)
+    if fits is not None and not fits(default):
+        return f"default {default!r} cannot be a {ref.base}"
+    return None
+
+
+def _enum_values(spec: ConnectorSpec, name: str) -> Collection[Any] | None:
+    found = spec.types.get(name)
+    if not isinstance(found, EnumType):
+        return None
+    return list(found.values.values()) if isinstance(found.values, dict) else found.values
+
+
 def _check_resolve(
     spec: ConnectorSpec, broken: _Broken, loc: Loc, target: str, args: Mapping[str, Any]
 ) -> Iterator[Problem]:
@@ -274,11 +340,88 @@ def _check_operations(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]
         loc: Loc = ("operations", name)
         for arg_name, arg in op.args.items():
             yield from _type_ref(spec, broken, (*loc, "args", arg_name, "type"), arg.type, "input")
+            if arg.default is not None:
+                problem = default_problem(arg.type, arg.default, lambda n: _enum_values(spec, n))
+                if problem is not None:
+                    yield (*loc, "args", arg_name, "default"), problem
         yield from _type_ref(spec, broken, (*loc, "response", "type"), op.response.type, "output")
         if op.kind == "mutation" and op.is_paginated:
             yield (*loc, "pagination"), "a mutation cannot be paginated"
+        schemes = spec.source.auth_schemes
+        if op.auth is not None and op.auth not in schemes and not broken.has("source", "auth"):
+            yield (
+                (*loc, "auth"),
+                f"auth names no scheme of source.auth_schemes ({_names(schemes)})",
+            )
+        yield from _check_files(loc, op)
+        yield from _check_styles(loc, op)
         if op.batch is not None:
             yield from _check_batch(spec, loc, op)
+
+
+def _check_file_field(loc: Loc, type_text: str, resolves: bool) -> Iterator[Problem]:
+    """Files are operation arguments and results, not fields of declared types (a linked
+    field, `resolve`d through an operation, may be Binary)."""
+    base = parse_type_ref(type_text).base
+    if base == FILE_INPUT:
+        yield (*loc, "type"), "FileInput is for operation arguments only"
+    elif base == BINARY and not resolves:
+        yield (
+            (*loc, "type"),
+            "a Binary field must resolve through an operation whose response is Binary",
+        )
+
+
+def _check_files(loc: Loc, op: Operation) -> Iterator[Problem]:
+    """FileInput arguments go into multipart bodies (or a hook); Binary is a whole body."""
+    for name, arg in op.args.items():
+        if parse_type_ref(arg.type).base != FILE_INPUT:
+            continue
+        if op.hook is None and op.request.body_format != "multipart":
+            yield (
+                (*loc, "args", name, "type"),
+                "a FileInput argument needs request.body_format: multipart (or a hook)",
+            )
+        elif op.is_paginated:
+            yield (*loc, "args", name, "type"), "a paginated operation cannot take files"
+    ref = parse_type_ref(op.response.type)
+    if ref.base == BINARY and (ref.is_list or op.is_paginated or op.response.records):
+        yield (
+            (*loc, "response", "type"),
+            "a Binary result is the whole response body: not a list, paginated or records",
+        )
+
+
+STYLES_IN = {
+    "query": frozenset({"form", "spaceDelimited", "pipeDelimited", "deepObject"}),
+    "path": frozenset({"simple", "label", "matrix"}),
+    "header": frozenset({"simple"}),
+}
+"""The OpenAPI parameter styles each place of a request takes."""
+
+
+def _check_styles(loc: Loc, op: Operation) -> Iterator[Problem]:
+    """An argument's `style` must suit every place the request uses the argument whole."""
+    styled = {name: arg.style for name, arg in op.args.items() if arg.style}
+    requests = [op.request, *([op.batch.request] if op.batch and op.batch.request else [])]
+    for request in requests if styled else []:
+        try:
+            whole = [
+                *(("path", ph) for ph in parse_template(request.path).placeholders),
+                *(("query", lone_placeholder(v)) for v in request.query.values()),
+                *(("header", lone_placeholder(v)) for v in request.headers.values()),
+            ]
+        except ValueError:
+            continue  # a broken template is reported as such
+        for where, placeholder in whole:
+            name = placeholder_arg(placeholder)
+            style = styled.get(name or "")
+            if style is not None and style not in STYLES_IN[where]:
+                yield (
+                    (*loc, "args", str(name), "style"),
+                    f"style {style!r} is not for {where} parameters, and {{args.{name}}} is "
+                    f"used in the {where} ({where} styles: {_names(STYLES_IN[where])})",
+                )
 
 
 def _check_batch(spec: ConnectorSpec, loc: Loc, op: Operation) -> Iterator[Problem]:

@@ -301,6 +301,9 @@ class Source(SpecModel):
     headers: dict[str, str] = {}
     timeout: Timeout | Annotated[float, Field(gt=0)] = Timeout()
     auth: Auth = NoAuth()
+    auth_schemes: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Auth] = {}
+    """Other named ways to authenticate, for the operations that choose one (`auth: NAME`);
+    every other operation uses `auth`."""
     retry: RetryPolicy = RetryPolicy()
     rate_limit: RateLimit | None = None
     circuit_breaker: CircuitBreakerPolicy | None = CircuitBreakerPolicy()
@@ -323,6 +326,10 @@ class Source(SpecModel):
     """When the quota runs out, calls wait for its reset (or fail at once with RATE_LIMITED
     if that is beyond `rate_limit.max_wait`) instead of hammering the upstream."""
     cache: ResponseCache | None = None
+    strict: bool = True
+    """false: every output field and result of this connector is nullable in the schema, so a
+    value that does not fit its declared type becomes null (reported once, BAD_RESPONSE)
+    instead of nulling its parent, and a vendor's sloppy record cannot wipe out a list."""
 
     _templates = field_validator("base_url", "headers")(_check_templates_in)
     _error_keys = field_validator("errors")(_check_error_keys)
@@ -423,10 +430,23 @@ TypeSpec = Annotated[
 # --- operations -------------------------------------------------------------------------
 
 
+ParamStyle = Literal[
+    "form", "spaceDelimited", "pipeDelimited", "deepObject", "simple", "label", "matrix"
+]
+"""OpenAPI 3.1 parameter styles: `form`, `spaceDelimited`, `pipeDelimited` and `deepObject`
+in the query; `simple`, `label` and `matrix` in the path; `simple` in headers."""
+
+
 class ArgSpec(SpecModel):
     type: str
     default: Any = None
     description: str | None = None
+    style: ParamStyle | None = None
+    """How the value is written where the request uses it as a whole (`{args.x}` as a query
+    value, a path placeholder or a header value); default: `form` in the query, `simple` in
+    the path and headers, as in OpenAPI."""
+    explode: bool | None = None
+    """Default: true for `form`, false for every other style, as in OpenAPI."""
 
     _type = field_validator("type")(_check_type_ref)
 
@@ -436,10 +456,12 @@ class RequestSpec(SpecModel):
     path: str = ""
     """Appended to base_url; placeholder values are percent-encoded."""
     query: dict[str, Any] = {}
-    """Query parameters; a parameter whose value renders to null is left out."""
+    """Query parameters; a parameter whose value renders to null (or an empty list or
+    object) is left out. Lists and objects are written in the argument's `style`."""
     headers: dict[str, str] = {}
     body: Any = None
-    body_format: Literal["json", "form", "xml"] = "json"
+    body_format: Literal["json", "form", "xml", "multipart"] = "json"
+    """`multipart`: multipart/form-data; `FileInput` arguments become file parts."""
     xml_root: str = "request"
 
     _templates = field_validator("path", "query", "headers", "body")(_check_templates_in)
@@ -491,10 +513,23 @@ class OffsetPagination(_PaginationBase):
 class CursorPagination(_PaginationBase):
     strategy: Literal["cursor"]
     cursor_param: str = "cursor"
-    cursor_path: str
+    cursor_path: str | None = None
     """Path of the next cursor in the body; null or empty ends the list."""
+    cursor_from_last: str | None = None
+    """Instead of `cursor_path`: path of the next cursor in the page's last record (Stripe's
+    `starting_after` takes the last record's `id`)."""
+    has_more_path: str | None = None
+    """Path of a flag in the body (`has_more`); false ends the list."""
 
-    _path = field_validator("cursor_path")(_check_path)
+    _path = field_validator("cursor_path", "cursor_from_last", "has_more_path")(
+        lambda v: v if v is None else _check_path(v)
+    )
+
+    @model_validator(mode="after")
+    def _one_cursor_source(self) -> CursorPagination:
+        if (self.cursor_path is None) == (self.cursor_from_last is None):
+            raise ValueError("cursor pagination needs one of cursor_path or cursor_from_last")
+        return self
 
 
 class LinkHeaderPagination(_PaginationBase):
@@ -574,6 +609,9 @@ class Operation(SpecModel):
     """Whether failed calls may be retried; default: true for GET, HEAD, PUT and DELETE."""
     timeout: Annotated[float, Field(gt=0)] | None = None
     deprecated: str | None = None
+    auth: str | None = None
+    """A name from `source.auth_schemes`: how this operation authenticates, instead of
+    `source.auth`."""
 
     _short = field_validator("args", mode="before")(_fields_shorthand)
     _error_keys = field_validator("errors")(_check_error_keys)

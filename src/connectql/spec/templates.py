@@ -119,6 +119,22 @@ def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
     return value
 
 
+def placeholder_arg(placeholder: Placeholder | None) -> str | None:
+    """The argument a placeholder names as a whole (`{args.x}` → `x`), else None."""
+    if placeholder is None or placeholder.namespace != "args":
+        return None
+    steps = placeholder.path.steps
+    return steps[0] if len(steps) == 1 and isinstance(steps[0], str) else None
+
+
+def lone_placeholder(value: Any) -> Placeholder | None:
+    """The placeholder a template consists of alone (`"{args.x}"`), else None."""
+    if not isinstance(value, str) or not value.startswith("{"):
+        return None
+    parts = parse_template(value).parts
+    return parts[0] if len(parts) == 1 and isinstance(parts[0], Placeholder) else None
+
+
 def _lookup(scope: Mapping[str, Any], placeholder: Placeholder) -> Any:
     return placeholder.path.get(scope.get(placeholder.namespace))
 

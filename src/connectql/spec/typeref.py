@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-BUILTIN_SCALARS = frozenset({"String", "Int", "Float", "Boolean", "ID", "JSON"})
+BUILTIN_SCALARS = frozenset({"String", "Int", "Long", "Float", "Boolean", "ID", "JSON"})
+"""`Long`: a 64-bit signed integer (connectql.schema.scalars says how it is written)."""
+FILE_INPUT = "FileInput"
+"""The built-in input type of a file argument: an upload or base64 bytes."""
+BINARY = "Binary"
+"""The built-in result type of an operation whose response is bytes (audio, images, zip)."""
+FILE_TYPES = frozenset({FILE_INPUT, BINARY})
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 

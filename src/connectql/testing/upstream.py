@@ -31,6 +31,8 @@ class RecordedRequest:
     query: MultiMapping[str]
     headers: CIMultiDictProxy[str]
     body: bytes
+    raw_path: str = ""
+    """The path and query string exactly as they arrived, percent-encoding and all."""
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -127,7 +129,14 @@ class FakeUpstream:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()
         self.requests.append(
-            RecordedRequest(request.method, request.path, request.query, request.headers, body)
+            RecordedRequest(
+                request.method,
+                request.path,
+                request.query,
+                request.headers,
+                body,
+                request.raw_path,
+            )
         )
         fault = self.faults.take(request)
         if fault is None:

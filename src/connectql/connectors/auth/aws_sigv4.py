@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from connectql.connectors.auth.base import AuthContext, AuthStrategy
 from connectql.connectors.http import HttpRequest
+from connectql.connectors.styles import encode_query
 from connectql.spec.models import AwsSigV4Auth
 
 SIGNED_HEADERS = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-SHA256")
@@ -27,7 +26,8 @@ class AwsSigV4Strategy(AuthStrategy):
     async def apply(self, request: HttpRequest) -> None:
         url = request.url
         if request.params:
-            url += ("&" if "?" in url else "?") + urlencode(request.params)
+            # the query exactly as the HTTP layer will write it: the signature covers it
+            url += ("&" if "?" in url else "?") + encode_query(request.params)
         aws = AWSRequest(
             method=request.method,
             url=url,

@@ -1,4 +1,4 @@
-"""Cursor pagination: the body names the next cursor."""
+"""Cursor pagination: the body names the next cursor, or the last record is it (Stripe)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from connectql.spec.paths import parse_path
 
 
 class CursorPaginator(Paginator):
-    """The body names the next cursor; a null or empty cursor ends the list."""
+    """The body names the next cursor (or the last record holds it); a null or empty cursor,
+    an empty page or a false `has_more` ends the list."""
 
     def __init__(self, spec: CursorPagination) -> None:
         self.spec = spec
-        self._cursor = parse_path(spec.cursor_path)
+        self._cursor = parse_path(spec.cursor_path) if spec.cursor_path is not None else None
+        self._last = parse_path(spec.cursor_from_last) if spec.cursor_from_last else None
+        self._more = parse_path(spec.has_more_path) if spec.has_more_path else None
 
     def first(self, limit: int) -> PageState:
         return {"cursor": None}
@@ -28,7 +31,13 @@ class CursorPaginator(Paginator):
     def next(
         self, state: PageState, response: HttpResponse, body: Any, records: list[Any]
     ) -> PageState | None:
-        cursor = self._cursor.get(body)
-        if not records or cursor in (None, "") or cursor == state.get("cursor"):
+        if not records or (self._more is not None and self._more.get(body) is False):
+            return None
+        if self._cursor is not None:
+            cursor = self._cursor.get(body)
+        else:
+            assert self._last is not None
+            cursor = self._last.get(records[-1])
+        if cursor in (None, "") or cursor == state.get("cursor"):
             return None
         return {"cursor": cursor if isinstance(cursor, (str, int)) else str(cursor)}
