@@ -98,11 +98,13 @@ async def execute(
     *,
     key: str | None = ADMIN_KEY,
     headers: dict[str, str] | None = None,
+    timeout: float = 30.0,
 ) -> Any:
-    """Send one query with gql over HTTP and return the raw result (data and errors)."""
+    """Send one query with gql over HTTP and return the raw result (data and errors);
+    `timeout` bounds the wait for the answer."""
     sent = {"Authorization": f"Bearer {key}"} if key else {}
     transport = AIOHTTPTransport(url=f"{url}/graphql", headers={**sent, **(headers or {})})
-    async with Client(transport=transport) as session:
+    async with Client(transport=transport, execute_timeout=timeout) as session:
         return await _result(session, query, variables)
 
 

@@ -129,7 +129,10 @@ async def test_kill_9_during_concurrent_creates_loses_nothing_acknowledged(
         name = f"shop_{i}"
         spec = bookstore_spec_text(**{"connector.name": name})
         try:
-            result = await execute(server.url, CREATE, {"s": spec, "c": config}, key=ADMIN)
+            # queued behind the others on a loaded machine: wait for the answer, however long
+            result = await execute(
+                server.url, CREATE, {"s": spec, "c": config}, key=ADMIN, timeout=300
+            )
         except Exception:  # the server died under this call: not acknowledged
             return
         if result.data and result.data["createConnector"] == {"applied": True}:

@@ -330,14 +330,24 @@ async def test_idle_connections_are_closed(tmp_path: Path, processes: Processes)
     ws_url = f"{server.url.replace('http', 'ws', 1)}/graphql"
     header = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     stalled = _post_head("/graphql", 50) + b"{"
-    outcomes = await asyncio.gather(
-        _answer_before_close(server.port, b""),
-        _answer_before_close(server.port, b"", trickle=header + b"X-Slow: " + b"a" * 200),
-        _answer_before_close(server.port, header + b"\r\n"),
-        _answer_before_close(server.port, stalled),
-        _ws_closed_without_init(ws_url),
-        _ws_closed_when_pongs_stop(ws_url),
-    )
+    cases = {
+        "silent": _answer_before_close(server.port, b""),
+        "trickle": _answer_before_close(
+            server.port, b"", trickle=header + b"X-Slow: " + b"a" * 200
+        ),
+        "idle": _answer_before_close(server.port, header + b"\r\n"),
+        "stalled-body": _answer_before_close(server.port, stalled),
+        "ws-no-init": _ws_closed_without_init(ws_url),
+        "ws-no-pong": _ws_closed_when_pongs_stop(ws_url),
+    }
+    results = await asyncio.gather(*cases.values(), return_exceptions=True)
+    failed = {
+        name: repr(r)
+        for name, r in zip(cases, results, strict=True)
+        if isinstance(r, BaseException)
+    }
+    assert not failed, f"not closed in time: {failed}"
+    outcomes: list[Any] = list(results)
     assert outcomes[0] == b""  # connected, sent nothing
     assert outcomes[1] == b""  # a header trickled
     assert outcomes[2].startswith(b"HTTP/1.1 200")  # answered, then idle
