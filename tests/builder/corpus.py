@@ -1235,7 +1235,11 @@ class Recorder:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
         body = await request.read()
         async with self._session.request(
-            request.method, self.upstream + route, headers=headers, data=body or None
+            request.method,
+            self.upstream + route,
+            headers=headers,
+            data=body or None,
+            allow_redirects=False,  # a redirect is connectql's to follow, or not
         ) as answer:
             data = await answer.read()
             form = _form_paths(request.headers.get("Content-Type", ""), body)
@@ -1261,7 +1265,7 @@ class Recorder:
                     refusal,
                     detail,
                     fault,
-                    f"accept={accept!r} content-type={sent!r} body={body[:300]!r}",
+                    f"accept={accept!r} content-type={sent!r} body={body[:600]!r}",
                     "; ".join(off)[:500],
                 )
             )
@@ -1274,7 +1278,7 @@ class Recorder:
 def _relinked(link: str, request: web.Request) -> str:
     """A Link header's targets as a real API writes them: the request's own URL with the
     link's query on top (GitHub's examples say `https://api.github.com/resource?page=2`)."""
-    here = f"{request.scheme}://{request.host}{request.path}"
+    here = f"{request.scheme}://{request.host}{request.raw_path.partition('?')[0]}"
 
     def swap(match: re.Match[str]) -> str:
         query = dict(request.query)
