@@ -44,6 +44,13 @@ async def serving(
 ) -> AsyncIterator[str]:
     """Run the connectql app for `runtime` under uvicorn; yield its base URL."""
     app = create_app(runtime, control=control, access=access or test_access())
+    async with running(app) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def running(app: Any) -> AsyncIterator[str]:
+    """An ASGI app under uvicorn on 127.0.0.1:0 (start bounded); yield its base URL."""
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

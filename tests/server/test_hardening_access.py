@@ -13,10 +13,8 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-import uvicorn
 import websockets
 import yaml
-from fastapi import FastAPI
 from websockets import Subprotocol
 from yarl import URL
 
@@ -25,7 +23,7 @@ from connectql.control.access import AccessControl
 from connectql.control.service import ControlPlane
 from connectql.server.app import create_app
 from connectql.testing import FakeUpstream
-from tests.processes import START_TIMEOUT, Processes
+from tests.processes import Processes
 from tests.support import (
     ADMIN_KEY,
     VIEWER_KEY,
@@ -33,6 +31,7 @@ from tests.support import (
     bookstore_spec_text,
     control_server,
     execute,
+    running,
 )
 
 BOUND = 30.0
@@ -45,32 +44,13 @@ def keys(anonymous: str | None) -> AccessControl:
 
 
 @contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[tuple[str, int]]:
-    """`app` under uvicorn on 127.0.0.1:0; yields its base URL and port."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(START_TIMEOUT):
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", port
-    finally:
-        server.should_exit = True
-        await task
-
-
-@contextlib.asynccontextmanager
 async def served(
     upstream: FakeUpstream, anonymous: str | None = None, **options: Any
 ) -> AsyncIterator[tuple[str, int]]:
     runtime = bookstore_runtime(upstream)
     app = create_app(runtime, control=ControlPlane(runtime), access=keys(anonymous), **options)
-    async with running(app) as address:
-        yield address
+    async with running(app) as url:
+        yield url, int(url.rsplit(":", 1)[1])
 
 
 async def exchange(port: int, request: bytes, *, then: bytes = b"") -> tuple[int, bytes]:
