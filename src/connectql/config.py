@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectql.errors import ConfigError, SpecError
-from connectql.schema.limits import Limits
+from connectql.graph.limits import Limits
 from connectql.spec.loader import SPEC_LIMITS, check_text
 from connectql.spec.templates import parse_template
 

@@ -31,14 +31,14 @@ from connectql.connectors.clock import Clock
 from connectql.connectors.connector import Connector
 from connectql.connectors.egress import EgressPolicy, PolicyResolver
 from connectql.errors import ConfigError
+from connectql.graph.caches import query_caches
+from connectql.graph.compose import GRAPH_ROOTS, BuiltSchema, RootTypes, build_schema
+from connectql.graph.limits import Limits, limit_extensions
+from connectql.graph.types import ConnectorTypes
 from connectql.resolvers.downloads import DownloadStore
 from connectql.resolvers.errors import SafeErrors
 from connectql.resolvers.fields import ConnectorResolvers
 from connectql.resolvers.files import Files
-from connectql.schema.caches import query_caches
-from connectql.schema.compose import BuiltSchema, build_schema
-from connectql.schema.limits import Limits, limit_extensions
-from connectql.schema.types import ConnectorTypes
 from connectql.spec.loader import load_spec
 from connectql.spec.models import ConnectorSpec
 
@@ -106,12 +106,15 @@ class Runtime:
         hooks: AuthHooks | None = None,
         clock: Clock | None = None,
         limits: Limits | None = None,
+        roots: RootTypes = GRAPH_ROOTS,
     ) -> None:
         self.hooks = hooks or load_hooks(())
         self.limits = limits or Limits()
         self.egress: EgressPolicy | None = None
         """Where connectors created at run time may connect (set by the control plane)."""
         self.clock = clock
+        self.roots = roots
+        """The static root types the connectors' fields join (the server's API)."""
         self.connectors: dict[str, Connector] = {}
         limit = self.limits
         downloads = DownloadStore(
@@ -129,14 +132,24 @@ class Runtime:
         self.version = 1
 
     @classmethod
-    def from_config(cls, config: AppConfig, *, clock: Clock | None = None) -> Runtime:
-        runtime = cls(hooks=load_hooks(config.hooks), clock=clock, limits=config.limits)
+    def from_config(
+        cls, config: AppConfig, *, clock: Clock | None = None, roots: RootTypes = GRAPH_ROOTS
+    ) -> Runtime:
+        runtime = cls(
+            hooks=load_hooks(config.hooks), clock=clock, limits=config.limits, roots=roots
+        )
         specs: list[tuple[ConnectorSpec, Mapping[str, Any]]] = []
         for entry in config.connectors:
             if entry.enabled:
                 specs.append((load_spec(config.spec_path(entry)), entry.config))
         runtime.set_connectors(specs)
         return runtime
+
+    def use_roots(self, roots: RootTypes) -> None:
+        """Serve the connectors under other static root types (the server's API)."""
+        if roots is not self.roots:
+            self.roots = roots
+            self.apply(self.prepare(self.specs()))
 
     def specs(self) -> list[tuple[ConnectorSpec, Mapping[str, Any]]]:
         return [(c.spec, c.config) for c in self.connectors.values()]
@@ -221,6 +234,7 @@ class Runtime:
         return build_schema(
             list(connectors.values()),
             self.resolvers,
+            roots=self.roots,
             extensions=[SafeErrors, *limit_extensions(self.limits), *query_caches(self.limits)],
             types_cache=cache,
         )

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from connectql.errors import SpecErrors
 from connectql.runtime import Runtime
-from connectql.schema.limits import Limits
+from connectql.graph.limits import Limits
 from connectql.spec.loader import load_spec_text
 from connectql.testing import FakeUpstream
 from connectql.testing.clock import FakeClock

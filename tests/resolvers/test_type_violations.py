@@ -197,7 +197,7 @@ async def test_control_plane_fields_are_not_blamed_on_an_upstream(upstream: Fake
     converted for a type without the connector mark)."""
     from graphql import GraphQLObjectType
 
-    from connectql.schema.types import PageInfo
+    from connectql.graph.types import PageInfo
 
     assert isinstance(PageInfo, GraphQLObjectType)
     assert not (PageInfo.extensions or {}).get("connector")

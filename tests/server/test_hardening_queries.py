@@ -15,7 +15,7 @@ import websockets
 from websockets import Subprotocol
 
 from connectql.runtime import Runtime
-from connectql.schema.limits import Limits
+from connectql.graph.limits import Limits
 from connectql.testing import FakeUpstream
 from tests.processes import Processes
 from tests.support import ADMIN_KEY, VIEWER_KEY, bookstore_runtime, serving

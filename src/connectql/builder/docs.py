@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connectql.connectors.builtin import builtin_names, builtin_spec
-from connectql.schema.types import type_prefix
+from connectql.graph.types import type_prefix
 from connectql.spec.loader import load_spec
 from connectql.spec.models import (
     ApiKeyAuth,

@@ -110,6 +110,7 @@ def print_sdl(config_file: str | None, output: str | None) -> None:
     """Write the schema's SDL (of the demo when there is no config)."""
     from graphql import print_schema
 
+    from connectql.api import API_ROOTS
     from connectql.config import load_config
     from connectql.demo.runner import BOOKSTORE_SPEC
     from connectql.runtime import Runtime
@@ -118,9 +119,9 @@ def print_sdl(config_file: str | None, output: str | None) -> None:
     path = config_path(config_file)
     try:
         if path:
-            runtime = Runtime.from_config(load_config(path))
+            runtime = Runtime.from_config(load_config(path), roots=API_ROOTS)
         else:
-            runtime = Runtime()
+            runtime = Runtime(roots=API_ROOTS)
             runtime.add(load_spec(BOOKSTORE_SPEC), {"base_url": "http://127.0.0.1", "api_key": "-"})
     except ConnectqlError as exc:
         fail(exc)

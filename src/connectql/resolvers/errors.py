@@ -25,7 +25,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from connectql.errors import BadResponse, ConnectorError, ConnectqlError
-from connectql.schema.types import bad_value
+from connectql.graph.types import bad_value
 
 log = logging.getLogger("connectql.graphql")
 INVALID = "GRAPHQL_VALIDATION_FAILED"

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 
+from connectql.api import API_ROOTS
 from connectql.config import AppConfig, CorsSettings, TimeoutSettings
 from connectql.connectors.egress import EgressPolicy
 from connectql.control.access import ADMIN, AccessControl, admin_key
@@ -62,6 +63,7 @@ def create_app(
     kept in `admin_key_file()` (generated on first start), else management stays closed.
     `public` names the endpoints (`metrics`, `docs`) served without a key even when the
     anonymous role is off."""
+    runtime.use_roots(API_ROOTS)
     plane = control or ControlPlane(runtime)
     keys = access or AccessControl.from_env()
     key_service = KeyService(
@@ -163,7 +165,7 @@ def app_from_config(
     from connectql.demo.runner import start_demo
 
     environ = os.environ if env is None else env
-    runtime = Runtime.from_config(config)
+    runtime = Runtime.from_config(config, roots=API_ROOTS)
     access = AccessControl.from_env(
         environ, anonymous=None if config.server.anonymous == "none" else "viewer"
     )

@@ -41,9 +41,9 @@ from strawberry.types.graphql import OperationType
 from connectql.control.access import AccessControl, key_from_headers
 from connectql.control.service import ControlPlane
 from connectql.errors import Forbidden
+from connectql.graph.compose import BuiltSchema
+from connectql.graph.limits import Limits
 from connectql.resolvers.fields import RequestContext
-from connectql.schema.compose import BuiltSchema
-from connectql.schema.limits import Limits
 from connectql.server import graphiql as graphiql_page
 from connectql.server.guard import ROLE, is_page_load
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 BUILTIN_SCALARS = frozenset({"String", "Int", "Long", "Float", "Boolean", "ID", "JSON"})
-"""`Long`: a 64-bit signed integer (connectql.schema.scalars says how it is written)."""
+"""`Long`: a 64-bit signed integer (connectql.graph.scalars says how it is written)."""
 FILE_INPUT = "FileInput"
 """The built-in input type of a file argument: an upload or base64 bytes."""
 BINARY = "Binary"

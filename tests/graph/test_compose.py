@@ -5,17 +5,18 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLObjectType, print_schema
 
+from connectql.api import API_ROOTS
 from connectql.demo.runner import BOOKSTORE_SPEC
+from connectql.graph.compose import build_schema
 from connectql.resolvers.fields import ConnectorResolvers, RequestContext
 from connectql.runtime import Runtime
-from connectql.schema.compose import build_schema
 from connectql.spec.loader import load_spec
 
 CONFIG = {"base_url": "http://127.0.0.1:9", "api_key": "k-123456"}
 
 
 def demo_runtime() -> Runtime:
-    runtime = Runtime()
+    runtime = Runtime(roots=API_ROOTS)
     runtime.add(load_spec(BOOKSTORE_SPEC), CONFIG)
     return runtime
 
@@ -43,11 +44,28 @@ async def test_static_strawberry_fields_still_resolve() -> None:
     }
 
 
+async def test_the_graph_runs_without_the_control_plane() -> None:
+    """A runtime on its own serves the connectors under minimal roots, no API."""
+    runtime = Runtime()
+    runtime.add(load_spec(BOOKSTORE_SPEC), CONFIG)
+    schema = runtime.schema.graphql_schema
+    assert schema.query_type is not None
+    assert set(schema.query_type.fields) == {"connectorNames", "bookstore"}
+    assert set(schema.mutation_type.fields) == {"bookstore"}  # type: ignore[union-attr]
+    assert schema.subscription_type is None
+    result = await runtime.schema.schema.execute(
+        "{ connectorNames }", context_value=RequestContext(connectors=runtime.connectors)
+    )
+    assert result.data == {"connectorNames": ["bookstore"]}
+    runtime.use_roots(API_ROOTS)
+    assert "createConnector" in runtime.schema.graphql_schema.mutation_type.fields  # type: ignore[union-attr]
+
+
 def test_type_names_are_prefixed_and_stable_across_rebuilds() -> None:
     runtime = demo_runtime()
     first = print_schema(runtime.schema.graphql_schema)
     spec = load_spec(BOOKSTORE_SPEC)
-    again = build_schema([*runtime.connectors.values()], ConnectorResolvers())
+    again = build_schema([*runtime.connectors.values()], ConnectorResolvers(), roots=API_ROOTS)
     assert print_schema(again.graphql_schema) == first
     for name in (
         "BookstoreBook",

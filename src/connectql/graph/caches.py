@@ -27,7 +27,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from connectql.schema.limits import LimitRule, Limits
+from connectql.graph.limits import LimitRule, Limits
 
 QUERY_CACHE_SIZE = 512
 """Distinct query texts whose parsed and validated documents are kept."""

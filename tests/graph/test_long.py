@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from graphql import GraphQLError
 
+from connectql.graph.scalars import GraphQLLong
 from connectql.runtime import Runtime
-from connectql.schema.scalars import GraphQLLong
 from connectql.spec.loader import load_spec_text
 from connectql.testing import FakeUpstream
 from tests.support import ADMIN_KEY, execute, serving

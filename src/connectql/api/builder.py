@@ -10,8 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from connectql.errors import ControlError, SpecErrors
-from connectql.schema.control import (
+from connectql.api.control import (
     ConnectorChanged,
     Ctx,
     SpecProblem,
@@ -19,6 +18,7 @@ from connectql.schema.control import (
     _changed,
     _problems,
 )
+from connectql.errors import ControlError, SpecErrors
 
 
 class BadInput(ControlError):

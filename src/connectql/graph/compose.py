@@ -1,8 +1,10 @@
-"""Join the static strawberry schema and the generated connector types into one schema.
+"""Join static strawberry root types and the generated connector types into one schema.
 
-strawberry executes against `Schema._schema`, a graphql-core GraphQLSchema. We build the
-static part with strawberry, then replace `_schema` with one whose root types also hold
-every connector's namespace field. `tests/schema/test_compose.py` pins this behaviour.
+The static roots (the control-plane and builder API of `connectql.api`, or `GRAPH_ROOTS`
+when the graph runs alone) are handed in by the layer above; this module never imports
+them. strawberry executes against `Schema._schema`, a graphql-core GraphQLSchema: we build
+the static part with strawberry, then replace `_schema` with one whose root types also hold
+every connector's namespace field. `tests/graph/test_compose.py` pins this behaviour.
 """
 
 from __future__ import annotations
@@ -13,22 +15,43 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLField, GraphQLNamedType, GraphQLObjectType, GraphQLSchema
+from graphql import (
+    GraphQLError,
+    GraphQLField,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    validate_schema,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.scalars import JSON
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.scalar import ScalarDefinition
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
+from connectql.graph.types import ConnectorTypes, GraphQLJSON, ResolverFactory
 from connectql.resolvers.errors import ShapingExecutor, log_errors
-from connectql.schema.builder import BuilderMutation
-from connectql.schema.control import Mutation as ControlMutation
-from connectql.schema.control import Query, Subscription
-from connectql.schema.types import ConnectorTypes, GraphQLJSON, ResolverFactory
 
-Mutation = merge_types("Mutation", (ControlMutation, BuilderMutation))
+
+@dataclass(frozen=True)
+class RootTypes:
+    """Static strawberry root types that the connectors' fields join."""
+
+    query: type
+    mutation: type | None = None
+    subscription: type | None = None
+
+
+@strawberry.type(description="The connectors' graph, served without the control plane.")
+class GraphQuery:
+    @strawberry.field(description="The names of the connectors this schema serves.")
+    def connector_names(self, info: strawberry.Info) -> list[str]:
+        return sorted(getattr(info.context, "connectors", {}))
+
+
+GRAPH_ROOTS = RootTypes(GraphQuery)
+"""The roots of a runtime used on its own (embedded, benchmarks): no control plane."""
 
 JSON_OVERRIDE: dict[object, Any] = {
     JSON: ScalarDefinition(
@@ -66,22 +89,25 @@ def build_schema(
     connectors: Sequence[Connector],
     resolvers: ResolverFactory,
     *,
+    roots: RootTypes = GRAPH_ROOTS,
     extensions: Iterable[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
     types_cache: dict[int, ConnectorTypes] | None = None,
 ) -> BuiltSchema:
-    """One schema from the static control plane and `connectors`, in name order."""
+    """One schema from the static `roots` and `connectors`, in name order."""
     started = time.perf_counter()
     static = _Schema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
+        query=roots.query,
+        mutation=roots.mutation,
+        subscription=roots.subscription,
         extensions=list(extensions),
         scalar_overrides=JSON_OVERRIDE,
         execution_context_class=ShapingExecutor,
     )
     base = static._schema
     query_fields: dict[str, GraphQLField] = dict(base.query_type.fields)  # type: ignore[union-attr]
-    mutation_fields: dict[str, GraphQLField] = dict(base.mutation_type.fields)  # type: ignore[union-attr]
+    mutation_fields: dict[str, GraphQLField] = (
+        dict(base.mutation_type.fields) if base.mutation_type else {}
+    )
     named: list[GraphQLNamedType] = []
     for connector in sorted(connectors, key=lambda c: c.name):
         if connector.name in query_fields or connector.name in mutation_fields:
@@ -103,16 +129,16 @@ def build_schema(
             mutation=GraphQLObjectType(
                 "Mutation",
                 mutation_fields,
-                description=base.mutation_type.description,  # type: ignore[union-attr]
-            ),
+                description=base.mutation_type.description if base.mutation_type else None,
+            )
+            if mutation_fields
+            else None,
             subscription=base.subscription_type,
             types=named,
             directives=base.directives,
             extensions=base.extensions,
         )
         schema._strawberry_schema = static  # type: ignore[attr-defined]
-        from graphql import validate_schema
-
         errors = validate_schema(schema)
     except (TypeError, ValueError, AssertionError) as exc:
         raise SchemaBuildError(f"the connectors do not form a valid schema: {exc}") from exc

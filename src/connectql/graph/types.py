@@ -45,7 +45,7 @@ from graphql import (
 
 from connectql.connectors.connector import Connector
 from connectql.errors import BadResponse, SchemaBuildError
-from connectql.schema.scalars import GraphQLLong
+from connectql.graph.scalars import GraphQLLong
 from connectql.spec.models import (
     EnumType,
     FieldSpec,
