@@ -229,7 +229,7 @@ async def test_pagination_links_to_foreign_hosts_are_refused(upstream: FakeUpstr
     )
     request.url = "http://169.254.169.254/latest/meta-data"
     with pytest.raises(UpstreamError, match="refusing to call host"):
-        await connector._exchange("thing", connector.operation("thing"), request)
+        await connector.exchange.send("thing", connector.operation("thing"), request)
     await connector.stop()
 
 

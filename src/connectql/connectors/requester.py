@@ -1,0 +1,233 @@
+"""The requester: a connector's request templates, rendered into requests to send.
+
+It holds what every request is built from: the rendering scope (`config`, plus a call's own
+`args` and `keys`), the base URL and `source.headers`, and the auth strategies operations
+choose between. Their secrets are known here, so anything printed can be redacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from multidict import CIMultiDict
+
+from connectql.connectors.auth import AuthContext, AuthHooks, AuthStrategy, build_auth
+from connectql.connectors.clock import Clock
+from connectql.connectors.codecs import FORM_TYPE, JSON_TYPE, XML_TYPE, encode_body
+from connectql.connectors.http import HttpRequest, Send
+from connectql.connectors.styles import header_text, path_text, query_pairs
+from connectql.errors import ConfigError, ConnectorError
+from connectql.spec.models import ArgSpec, ConnectorSpec, Operation, RequestSpec
+from connectql.spec.templates import (
+    Placeholder,
+    lone_placeholder,
+    parse_template,
+    placeholder_arg,
+    render_value,
+    to_text,
+)
+from connectql.spec.typeref import BINARY, parse_type_ref
+
+
+class Requester:
+    def __init__(
+        self,
+        spec: ConnectorSpec,
+        config: Mapping[str, Any],
+        *,
+        clock: Clock,
+        hooks: AuthHooks,
+        send: Send,
+    ) -> None:
+        """`send` is the raw exchange (no auth, retry or limits) auth uses for tokens."""
+        self.spec = spec
+        self.name = spec.name
+        self.config = config
+        self.base_url = str(self.render(spec.source.base_url)).rstrip("/")
+        if not urlsplit(self.base_url).scheme.startswith("http"):
+            raise ConfigError(f"connector {self.name!r}: base_url must be an http(s) URL")
+        rendered = {k: self.render(v) for k, v in spec.source.headers.items()}
+        # a header whose value renders empty (an optional config key) is not sent
+        self._headers = {k: to_text(v) for k, v in rendered.items() if v not in (None, "")}
+        auth_context = AuthContext(connector=self.name, render=self.render, send=send, clock=clock)
+        self.auth: AuthStrategy = build_auth(spec.source.auth, auth_context, hooks)
+        self.auth_schemes: dict[str, AuthStrategy] = {
+            name: build_auth(scheme, auth_context, hooks)
+            for name, scheme in spec.source.auth_schemes.items()
+        }
+        """The named alternatives to `auth`, for operations that choose one."""
+
+    # --- templating ----------------------------------------------------------------------
+
+    def scope(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What templates may name: `config`, and a call's own namespaces (`args`, `keys`)."""
+        return {"config": self.config, **(values or {})}
+
+    def render(self, text: str) -> Any:
+        """Render a template of the connector's own (`{config.token}` → value)."""
+        return parse_template(text).render(self.scope())
+
+    # --- auth and secrets ----------------------------------------------------------------
+
+    def auth_for(self, op: Operation) -> AuthStrategy:
+        """How `op` authenticates: its own scheme (`auth: NAME`), else `source.auth`."""
+        return self.auth if op.auth is None else self.auth_schemes[op.auth]
+
+    def secrets(self) -> set[str]:
+        values = {str(self.config[k]) for k in self.spec.secret_keys() if self.config.get(k)}
+        for strategy in (self.auth, *self.auth_schemes.values()):
+            values.update(s for s in strategy.secrets() if s)
+        return values
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self.secrets(), key=len, reverse=True):
+            if len(secret) >= 4:
+                text = text.replace(secret, "[redacted]")
+        return text
+
+    # --- request building ----------------------------------------------------------------
+
+    def build_request(
+        self,
+        op_name: str,
+        spec: RequestSpec,
+        scope: Mapping[str, Any],
+        *,
+        list_join: str | None = ",",
+    ) -> HttpRequest:
+        """Render a request template; path values are percent-encoded, code never runs.
+        An argument used whole is written in its OpenAPI `style` (connectors/styles.py);
+        `{keys}` lists are joined by `list_join` (repeated when None)."""
+        full = self.scope(scope)
+        op = self.spec.operations.get(op_name)
+        args = op.args if op is not None else {}
+        join = list_join or ","
+        segments: list[str] = []
+        for part in parse_template(spec.path).parts:
+            if isinstance(part, str):
+                segments.append(part)
+                continue
+            filled = _path_part(part, full, args, join)
+            if not filled:  # `/users//repos` reaches another resource, or none
+                raise ConnectorError(
+                    f"{part.text} is empty, and it fills a path segment",
+                    connector=self.name,
+                    operation=op_name,
+                    code="BAD_USER_INPUT",
+                )
+            segments.append(filled)
+        path = "".join(segments)
+        params: list[tuple[str, str]] = []
+        for name, raw in spec.query.items():
+            value = render_value(raw, full)
+            lone = lone_placeholder(raw)
+            if lone is not None and lone.namespace == "keys" and isinstance(value, list):
+                if list_join is None:
+                    params.extend((name, to_text(v, ",")) for v in value)
+                else:
+                    params.append((name, to_text(value, list_join)))
+                continue
+            arg = args.get(placeholder_arg(lone) or "")
+            style = arg.style if arg is not None and arg.style else "form"
+            params.extend(query_pairs(name, value, style, arg.explode if arg else None))
+        headers: CIMultiDict[str] = CIMultiDict(self._headers)
+        for name, raw in spec.headers.items():
+            arg = args.get(placeholder_arg(lone_placeholder(raw)) or "")
+            text = header_text(render_value(raw, full), bool(arg is not None and arg.explode))
+            if text is not None:
+                headers[name] = text
+        if "Accept" not in headers and op is not None and (accept := _accept(op)):
+            headers["Accept"] = accept
+        body: bytes | None = None
+        if spec.body is not None:
+            rendered = render_value(spec.body, full)
+            if _absent(rendered):  # an optional body left out: no body, no Content-Type
+                headers.popall("Content-Type", None)
+            else:
+                body, content_type = encode_body(
+                    _without_nulls(rendered), spec.body_format, spec.xml_root
+                )
+                headers.setdefault("Content-Type", content_type)
+        timeout = (op.timeout if op else None) or self.spec.source.timeouts.total
+        return HttpRequest(spec.method, self.base_url + path, params, headers, body, timeout)
+
+    def build_call(
+        self,
+        op: Operation,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        form: Mapping[str, Any] | None = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpRequest:
+        """The request of an operation hook's call (`Connector.call`), no template involved:
+        `url` is a path under base_url or a full URL."""
+        full = url if url.startswith(("http://", "https://")) else self.base_url + url
+        request = HttpRequest(
+            method,
+            full,
+            [(k, to_text(v)) for k, v in (params or {}).items() if v is not None],
+            CIMultiDict({**self._headers, **(headers or {})}),
+            None,
+            op.timeout or self.spec.source.timeouts.total,
+        )
+        if "Accept" not in request.headers and (accept := _accept(op)):
+            request.headers["Accept"] = accept
+        if json is not None or form is not None:
+            fmt, value = ("json", json) if json is not None else ("form", form)
+            request.body, content_type = encode_body(value, fmt)
+            request.headers["Content-Type"] = content_type
+        elif data is not None:
+            request.body = data
+            request.headers.setdefault("Content-Type", "application/octet-stream")
+        return request
+
+
+def _path_part(
+    placeholder: Placeholder, scope: Mapping[str, Any], args: Mapping[str, ArgSpec], join: str
+) -> str:
+    """One path placeholder, percent-encoded: an argument in its style (default `simple`)."""
+    value = placeholder.path.get(scope.get(placeholder.namespace))
+    name = placeholder_arg(placeholder)
+    arg = args.get(name) if name is not None else None
+    if name is None or arg is None:
+        return quote(to_text(value, join), safe="")
+    return path_text(name, value, arg.style or "simple", arg.explode)
+
+
+ACCEPT = {"json": JSON_TYPE, "xml": XML_TYPE, "form": FORM_TYPE, "text": "text/plain"}
+ACCEPT_DEFAULT = f"{JSON_TYPE}, */*;q=0.8"
+"""Without `response.format` the body is parsed by its Content-Type: JSON preferred."""
+
+
+def _accept(op: Operation) -> str | None:
+    """The Accept header for the media type the spec chose; None (aiohttp's `*/*`) for a
+    Binary result, which takes any body."""
+    if op.response.format is not None:
+        return ACCEPT[op.response.format]
+    if parse_type_ref(op.response.type).base == BINARY:
+        return None
+    return ACCEPT_DEFAULT
+
+
+def _absent(body: Any) -> bool:
+    """An optional body left out: it rendered to null, or it is a mapping whose every value
+    is absent (each optional argument it names was left out). A literal `{}` is sent."""
+    if body is None:
+        return True
+    return isinstance(body, dict) and bool(body) and all(_absent(v) for v in body.values())
+
+
+def _without_nulls(value: Any) -> Any:
+    """A rendered body without the keys whose template rendered to null (unset arguments),
+    as query parameters are left out: the upstream sees its own defaults."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
