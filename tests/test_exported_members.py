@@ -7,6 +7,7 @@ def test_all_is_sorted_and_complete() -> None:
     assert connectql.__all__ == sorted(connectql.__all__)
     public = {name for name in dir(connectql) if not name.startswith("_")}
     modules = {
+        "api",
         "builder",
         "cli",
         "config",
@@ -15,11 +16,11 @@ def test_all_is_sorted_and_complete() -> None:
         "demo",
         "errors",
         "events",
+        "graph",
         "logs",
         "registry",
         "resolvers",
         "runtime",
-        "schema",
         "server",
         "spec",
         "state",

@@ -64,8 +64,8 @@ from graphql.pyutils import Undefined
 from openapi_schema_validator import OAS30Validator, OAS31Validator
 
 from connectql.builder.openapi import ImportResult, import_openapi, load_document
-from connectql.runtime import Runtime
 from connectql.graph.limits import Limits
+from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec_text
 from connectql.spec.models import ConnectorSpec
 from tests.support import ADMIN_KEY, serving

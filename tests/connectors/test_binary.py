@@ -18,8 +18,8 @@ import yaml
 from aiohttp import web
 
 from connectql.errors import SpecErrors
-from connectql.runtime import Runtime
 from connectql.graph.limits import Limits
+from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec_text
 from connectql.testing import FakeUpstream
 from connectql.testing.clock import FakeClock

@@ -30,8 +30,8 @@ from connectql.connectors.connector import Connector
 from connectql.connectors.files import FilePart, encode_multipart
 from connectql.connectors.standalone import StandaloneConnector
 from connectql.errors import SpecErrors
-from connectql.runtime import Runtime
 from connectql.graph.limits import Limits
+from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec_text
 from connectql.testing import FakeUpstream
 from tests.support import ADMIN_KEY, execute, serving

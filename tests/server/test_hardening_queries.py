@@ -14,8 +14,8 @@ import pytest
 import websockets
 from websockets import Subprotocol
 
-from connectql.runtime import Runtime
 from connectql.graph.limits import Limits
+from connectql.runtime import Runtime
 from connectql.testing import FakeUpstream
 from tests.processes import Processes
 from tests.support import ADMIN_KEY, VIEWER_KEY, bookstore_runtime, serving
