@@ -44,8 +44,9 @@ from graphql import (
 )
 
 from connectql.connectors.connector import Connector
-from connectql.errors import BadResponse, SchemaBuildError
+from connectql.errors import SchemaBuildError
 from connectql.graph.scalars import GraphQLLong
+from connectql.resolvers.errors import bad_value
 from connectql.spec.models import (
     EnumType,
     FieldSpec,
@@ -240,17 +241,6 @@ def _key_resolver(key: str) -> GraphQLFieldResolver:
         return parent.get(key) if isinstance(parent, dict) else None
 
     return resolve
-
-
-def bad_value(connector: str, field: str, declared: str, where: str, reason: str) -> BadResponse:
-    """The error for an upstream value at `where` (a response path) that does not fit a
-    connector type's `field` (`Type.field`), declared as `declared`."""
-    error = BadResponse(
-        f"the upstream's value at {where} does not fit {field} ({declared}): {reason}",
-        connector=connector,
-    )
-    error.extra["field"] = field
-    return error
 
 
 def _required(resolve: GraphQLFieldResolver, connector: str, declared: str) -> GraphQLFieldResolver:

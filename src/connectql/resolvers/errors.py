@@ -25,7 +25,6 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from connectql.errors import BadResponse, ConnectorError, ConnectqlError
-from connectql.graph.types import bad_value
 
 log = logging.getLogger("connectql.graphql")
 INVALID = "GRAPHQL_VALIDATION_FAILED"
@@ -113,6 +112,17 @@ class ShapingExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> None:
         bad = _bad_value(self.schema, raw_error, return_type, field_details_list, path)
         super().handle_field_error(bad or raw_error, return_type, field_details_list, path)
+
+
+def bad_value(connector: str, field: str, declared: str, where: str, reason: str) -> BadResponse:
+    """The error for an upstream value at `where` (a response path) that does not fit a
+    connector type's `field` (`Type.field`), declared as `declared`."""
+    error = BadResponse(
+        f"the upstream's value at {where} does not fit {field} ({declared}): {reason}",
+        connector=connector,
+    )
+    error.extra["field"] = field
+    return error
 
 
 def _bad_value(
