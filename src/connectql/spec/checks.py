@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectql.spec.entities import check_entities
 from connectql.spec.models import (
     ConnectorSpec,
     EnumType,
@@ -49,6 +50,7 @@ def check_spec(spec: ConnectorSpec, broken: Collection[Loc] = ()) -> list[Proble
         *_check_types(spec, left_out),
         *_check_operations(spec, left_out),
         *_check_tests(spec, left_out),
+        *check_entities(spec, left_out.has),
     ]
 
 

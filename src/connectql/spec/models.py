@@ -374,6 +374,10 @@ class ObjectType(SpecModel):
     description: str | None = None
     key: str | list[str] | None = None
     """Field(s) identifying one object: the federation `@key`."""
+    lookup: Resolve | GraphQLName | None = None
+    """The query that fetches one object by its key (federation `_entities`): `{operation,
+    args}` with `{parent.KEY}` templates, or just the operation's name when each key field is
+    its argument of the same name."""
     fields: dict[GraphQLName, FieldSpec]
 
     _short = field_validator("fields", mode="before")(_fields_shorthand)
