@@ -107,6 +107,7 @@ class Runtime:
         clock: Clock | None = None,
         limits: Limits | None = None,
         roots: RootTypes = GRAPH_ROOTS,
+        federation: bool = False,
     ) -> None:
         self.hooks = hooks or load_hooks(())
         self.limits = limits or Limits()
@@ -115,6 +116,8 @@ class Runtime:
         self.clock = clock
         self.roots = roots
         """The static root types the connectors' fields join (the server's API)."""
+        self.federation = federation
+        """Serve an Apollo Federation v2 subgraph too (`_service`, `_entities`)."""
         self.connectors: dict[str, Connector] = {}
         limit = self.limits
         downloads = DownloadStore(
@@ -138,6 +141,7 @@ class Runtime:
         runtime = cls(
             hooks=load_hooks(config.hooks), clock=clock, limits=config.limits, roots=roots
         )
+        runtime.federation = config.federation.enabled  # the schema is built below
         specs: list[tuple[ConnectorSpec, Mapping[str, Any]]] = []
         for entry in config.connectors:
             if entry.enabled:
@@ -237,6 +241,7 @@ class Runtime:
             roots=self.roots,
             extensions=[SafeErrors, *limit_extensions(self.limits), *query_caches(self.limits)],
             types_cache=cache,
+            federation=self.federation,
         )
 
     async def start(self) -> None:

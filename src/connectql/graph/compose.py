@@ -30,6 +30,7 @@ from strawberry.types.scalar import ScalarDefinition
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
+from connectql.graph.federation import DIRECTIVES, Subgraph
 from connectql.graph.types import ConnectorTypes, GraphQLJSON, ResolverFactory
 from connectql.resolvers.errors import ShapingExecutor, log_errors
 
@@ -92,8 +93,10 @@ def build_schema(
     roots: RootTypes = GRAPH_ROOTS,
     extensions: Iterable[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
     types_cache: dict[int, ConnectorTypes] | None = None,
+    federation: bool = False,
 ) -> BuiltSchema:
-    """One schema from the static `roots` and `connectors`, in name order."""
+    """One schema from the static `roots` and `connectors`, in name order; with
+    `federation`, also an Apollo Federation v2 subgraph (graph/federation.py)."""
     started = time.perf_counter()
     static = _Schema(
         query=roots.query,
@@ -109,6 +112,7 @@ def build_schema(
         dict(base.mutation_type.fields) if base.mutation_type else {}
     )
     named: list[GraphQLNamedType] = []
+    parts: list[ConnectorTypes] = []
     for connector in sorted(connectors, key=lambda c: c.name):
         if connector.name in query_fields or connector.name in mutation_fields:
             raise SchemaBuildError(
@@ -123,6 +127,13 @@ def build_schema(
         if types.mutation is not None:
             mutation_fields[connector.name] = types.mutation
         named.extend(types.all_named_types())
+        parts.append(types)
+    directives = list(base.directives)
+    if federation:
+        subgraph = Subgraph(parts, resolvers)
+        query_fields.update(subgraph.root_fields())
+        named.extend(subgraph.types())
+        directives.extend(DIRECTIVES)
     try:
         schema = GraphQLSchema(
             query=GraphQLObjectType("Query", query_fields, description=base.query_type.description),  # type: ignore[union-attr]
@@ -135,7 +146,7 @@ def build_schema(
             else None,
             subscription=base.subscription_type,
             types=named,
-            directives=base.directives,
+            directives=directives,
             extensions=base.extensions,
         )
         schema._strawberry_schema = static  # type: ignore[attr-defined]

@@ -46,6 +46,7 @@ from graphql import (
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
 from connectql.graph.scalars import GraphQLLong
+from connectql.resolvers.entities import Entity, EntityResolvers
 from connectql.resolvers.errors import bad_value
 from connectql.spec.models import (
     EnumType,
@@ -163,6 +164,10 @@ class ResolverFactory(Protocol):
 
     def binary_field(self, name: str) -> GraphQLFieldResolver:
         """`base64` or `url` of a Binary result."""
+        ...
+
+    def entities(self, entities: Mapping[str, Entity]) -> EntityResolvers:
+        """`_entities` and `_Entity`'s resolve_type of a federation subgraph."""
         ...
 
 

@@ -21,6 +21,7 @@ from strawberry.dataloader import DataLoader
 from connectql.connectors.connector import Connector
 from connectql.errors import ConnectorError, Forbidden
 from connectql.resolvers.cursors import Cursors, cursor_scope
+from connectql.resolvers.entities import Entity, EntityResolvers, entity_resolvers
 from connectql.resolvers.files import Files, file_args
 from connectql.resolvers.loaders import Loaders
 from connectql.spec.models import ObjectType, Resolve
@@ -102,6 +103,9 @@ class ConnectorResolvers:
 
     def binary_field(self, name: str) -> GraphQLFieldResolver:
         return self.files.field(name)
+
+    def entities(self, entities: Mapping[str, Entity]) -> EntityResolvers:
+        return entity_resolvers(entities)
 
     def link(self, connector: Connector, link: Resolve) -> GraphQLFieldResolver:
         compiled = _Link(connector, link)
