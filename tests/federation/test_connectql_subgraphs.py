@@ -7,6 +7,10 @@ counted; and `_entities` sent straight to one process.
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +23,15 @@ from connectql.testing import FakeUpstream
 from tests.fakes.chat import CHAT_TOKEN, ChatState, create_chat_app
 from tests.fakes.tracker import TRACKER_TOKEN, TrackerData, create_tracker_app
 from tests.federation.conftest import Gateways
-from tests.federation.gateway import Subgraph
+from tests.federation.gateway import CACHE, NPM_TIMEOUT, SCRIPT, Subgraph
 from tests.federation.reviews import ReviewsSubgraph
 from tests.federation.test_gateway_harness import BY_LOGIN, TOP_REVIEWERS, _expected_top
 from tests.processes import Processes, ServeProcess
+from tests.readme_blocks import block
 from tests.support import execute
 
-DATA = Path(__file__).parent.parent / "fakes" / "data"
+ROOT = Path(__file__).parent.parent.parent
+DATA = ROOT / "tests" / "fakes" / "data"
 KEYS = {"tracker": "tracker-gateway-key-0123456789", "chat": "chat-gateway-key-0123456789"}
 """Each connectql process's API key: the gateway sends it, introspection included."""
 USERS = "/users"
@@ -262,3 +268,45 @@ async def test_entities_straight_to_connectql_cost_one_multi_get(
             [p.login for p in people[:3]] + ["nobody-here"]
         )
         assert json.dumps(answer.errors).count(TRACKER_TOKEN) == 0
+
+
+async def test_the_readme_gateway_block(
+    gateway: Gateways, graph: Graph, reviews: ReviewsSubgraph
+) -> None:
+    """The README's commands and GATEWAY_SUBGRAPHS, with the URLs of this test's processes
+    (the API keys are the ones these processes take) and the port the gateway picks."""
+    install, *_, run = [line for line in block("federation-gateway").splitlines() if line]
+    assert install.startswith("python -m tests.federation.gateway")
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.federation.gateway"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=NPM_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("gateway ready in ")
+
+    found = re.search(r"GATEWAY_SUBGRAPHS='(.*?)'", block("federation-gateway"), re.S)
+    assert found is not None
+    written = json.loads(found[1])
+    urls = {name: graph.subgraphs[name].url for name in ("reviews", "tracker", "chat")}
+    assert set(written) == set(urls)
+    subgraphs: dict[str, Subgraph] = {}
+    for name, entry in written.items():
+        entry = {"url": entry} if isinstance(entry, str) else entry
+        assert entry["url"].startswith("http://127.0.0.1:")
+        subgraphs[name] = Subgraph(urls[name], headers=entry.get("headers", {}))
+        assert subgraphs[name].headers == graph.subgraphs[name].headers
+
+    command = shlex.split(run)
+    assert command[:4] == ["node", "tests/federation/gateway.mjs", "serve", "--port"]
+    process = gateway.new(subgraphs)
+    process.command = ["node", str(SCRIPT), "serve", "--port", "0", "--modules", str(CACHE)]
+    await process.start()
+    [composition] = process.compositions
+    assert (composition["errors"], composition["hints"]) == ([], [])
+    answer = await execute(process.url, TOP_REVIEWERS, {"first": 2}, key=None)
+    assert answer.errors is None, answer.errors
+    assert answer.data == {"topReviewers": _expected_top(reviews.data, 2)}
