@@ -17,23 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from connectql.testing import FakeUpstream
 from tests.fakes.chat import CHAT_TOKEN, ChatState, create_chat_app
 from tests.fakes.tracker import TRACKER_TOKEN, TrackerData, create_tracker_app
 from tests.federation.conftest import Gateways
+from tests.federation.connectql import KEYS, serve_connector
 from tests.federation.gateway import CACHE, NPM_TIMEOUT, SCRIPT, Subgraph
 from tests.federation.reviews import ReviewsSubgraph
 from tests.federation.test_gateway_harness import BY_LOGIN, TOP_REVIEWERS, _expected_top
-from tests.processes import Processes, ServeProcess
+from tests.processes import Processes
 from tests.readme_blocks import block
 from tests.support import execute
 
 ROOT = Path(__file__).parent.parent.parent
-DATA = ROOT / "tests" / "fakes" / "data"
-KEYS = {"tracker": "tracker-gateway-key-0123456789", "chat": "chat-gateway-key-0123456789"}
-"""Each connectql process's API key: the gateway sends it, introspection included."""
 USERS = "/users"
 EMAILS = "/users.lookupByEmails"
 
@@ -62,33 +59,6 @@ query Entities($representations: [_Any!]!) {
   }
 }
 """
-
-
-def config(connector: str, upstream: str, token_variable: str) -> dict[str, Any]:
-    """connectql.yaml of one subgraph process: its connector, federation on, keys required."""
-    return {
-        "server": {"anonymous": "none"},
-        "federation": {"enabled": True},
-        "connectors": [
-            {
-                "spec": str(DATA / f"{connector}.yaml"),
-                "config": {"base_url": upstream, "token": f"{{env.{token_variable}}}"},
-            }
-        ],
-    }
-
-
-async def serve_connector(
-    processes: Processes, folder: Path, connector: str, upstream: FakeUpstream, token: str
-) -> ServeProcess:
-    """`connectql serve --config … --stateless` for one connector, ready."""
-    folder.mkdir(parents=True, exist_ok=True)
-    variable = f"{connector.upper()}_TOKEN"
-    file = folder / "connectql.yaml"
-    file.write_text(yaml.safe_dump(config(connector, upstream.url, variable)))
-    env = {variable: token, "CONNECTQL_API_KEYS": f"viewer:{KEYS[connector]}"}
-    process = processes.serve(folder, "--config", str(file), "--stateless", env=env)
-    return await process.start()
 
 
 @dataclass

@@ -12,14 +12,17 @@ The `sdl` is the subgraph a gateway composes: the connectors' namespace root fie
 their types only (the control-plane and builder API stay on each process's own /graphql),
 `@key(fields: …)` on every type with `key` and `lookup` (`resolvable: false` without a
 lookup), `@shareable` on object types that are not a connector's own (`PageInfo`, `Binary`),
-which another connectql subgraph defines too. It is printed by graphql-core and the
-directives are added to its AST, once per schema, when a gateway first asks.
+which another connectql subgraph defines too. graphql-core prints each type; one that takes
+directives is parsed, given them on its AST node and printed again (the whole SDL through the
+AST costs seconds for 100 connectors). Each connector's part is printed once, when a gateway
+first asks, and reused by later schemas while the connector is unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from graphql import (
     BooleanValueNode,
@@ -28,18 +31,17 @@ from graphql import (
     ConstListValueNode,
     ConstValueNode,
     DirectiveLocation,
-    DocumentNode,
     GraphQLArgument,
     GraphQLBoolean,
     GraphQLDirective,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLInputObjectType,
     GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
-    GraphQLSchema,
     GraphQLString,
     GraphQLUnionType,
     NameNode,
@@ -47,9 +49,11 @@ from graphql import (
     SchemaExtensionNode,
     StringValueNode,
     ValueNode,
+    get_named_type,
+    is_specified_scalar_type,
     parse,
     print_ast,
-    print_schema,
+    print_type,
     value_from_ast_untyped,
 )
 
@@ -132,10 +136,6 @@ def _directive(name: str, **args: Any) -> ConstDirectiveNode:
     )
 
 
-def _definition_name(definition: Any) -> str:
-    return str(definition.name.value)
-
-
 class Subgraph:
     """The federation part of one schema built from `parts` (one per running connector)."""
 
@@ -199,50 +199,78 @@ class Subgraph:
         return self._sdl
 
     def _print(self) -> str:
-        query = {part.connector.name: part.query for part in self.parts}
-        mutation = {
-            part.connector.name: part.mutation for part in self.parts if part.mutation is not None
-        }
-        schema = GraphQLSchema(
-            query=GraphQLObjectType("Query", query),
-            mutation=GraphQLObjectType("Mutation", mutation) if mutation else None,
-            types=[named for part in self.parts for named in part.all_named_types()],
+        roots = [GraphQLObjectType("Query", {p.connector.name: p.query for p in self.parts})]
+        mutation = {p.connector.name: p.mutation for p in self.parts if p.mutation is not None}
+        if mutation:
+            roots.append(GraphQLObjectType("Mutation", mutation))
+        printed = {named.name: print_type(named) for named in roots}
+        for part in self.parts:
+            for name, text in _part_definitions(part).items():
+                printed.setdefault(name, text)  # PageInfo, Binary: the same in every part
+        link = SchemaExtensionNode(
+            directives=(_directive("link", url=FEDERATION_URL, **{"import": IMPORTS}),),
+            operation_types=(),
         )
-        printed = parse(print_schema(schema), no_location=True)
-        prefixes = tuple(part.prefix for part in self.parts)
-        definitions: list[Any] = [  # definitions, and the schema extension
-            SchemaExtensionNode(
-                directives=(_directive("link", url=FEDERATION_URL, **{"import": IMPORTS}),),
-                operation_types=(),
-            )
-        ]
         # By name, fields in their declared order: the same connectors print the same.
-        for definition in sorted(printed.definitions, key=_definition_name):
-            if isinstance(definition, ObjectTypeDefinitionNode):
-                definition = self._annotated(definition, prefixes)
-            definitions.append(definition)
-        return print_ast(DocumentNode(definitions=tuple(definitions))) + "\n"
+        return "\n\n".join([print_ast(link), *(printed[name] for name in sorted(printed))]) + "\n"
 
-    def _annotated(
-        self, definition: ObjectTypeDefinitionNode, prefixes: tuple[str, ...]
-    ) -> ObjectTypeDefinitionNode:
-        name = definition.name.value
-        added: list[ConstDirectiveNode] = []
-        entity = self.entities.get(name)
-        if entity is not None:
-            fields = " ".join(entity.key)
-            if entity.lookup is not None:
+
+_printed: WeakKeyDictionary[ConnectorTypes, dict[str, str]] = WeakKeyDictionary()
+"""Each connector's definitions, printed once: a rebuild reuses unchanged connectors' types."""
+
+
+def _part_definitions(part: ConnectorTypes) -> dict[str, str]:
+    """The SDL of every type of one connector's part, by name, with its federation
+    directives: `@key` on its entities, `@shareable` on the types that are not its own."""
+    found = _printed.get(part)
+    if found is not None:
+        return found
+    found = {}
+    pending: list[GraphQLNamedType] = [get_named_type(part.query.type), *part.all_named_types()]
+    if part.mutation is not None:
+        pending.append(get_named_type(part.mutation.type))
+    while pending:
+        named = pending.pop()
+        if named.name in found or is_specified_scalar_type(named):
+            continue
+        found[named.name] = _printed_type(part, named)
+        if isinstance(named, (GraphQLObjectType, GraphQLInputObjectType)):
+            for field in named.fields.values():
+                pending.append(get_named_type(field.type))
+                for arg in getattr(field, "args", {}).values():
+                    pending.append(get_named_type(arg.type))
+        elif isinstance(named, GraphQLUnionType):
+            pending.extend(named.types)
+    _printed[part] = found
+    return found
+
+
+def _printed_type(part: ConnectorTypes, named: GraphQLNamedType) -> str:
+    """graphql-core's SDL of `named`; an object type that takes directives goes through
+    its AST: parsed, the directives added to its node, printed again."""
+    if not isinstance(named, GraphQLObjectType):
+        return print_type(named)
+    added: list[ConstDirectiveNode] = []
+    spec = part.spec.types.get(named.name.removeprefix(part.prefix))
+    if named.name.startswith(part.prefix):
+        if isinstance(spec, ObjectType) and spec.key is not None:
+            fields = " ".join(key_fields(spec))
+            if spec.lookup is not None:
                 added.append(_directive("key", fields=fields))
             else:
                 added.append(_directive("key", fields=fields, resolvable=False))
-        elif name not in ("Query", "Mutation") and not name.startswith(prefixes):
-            added.append(_directive("shareable"))  # PageInfo, Binary: every connectql has them
-        if not added:
-            return definition
-        return ObjectTypeDefinitionNode(
+    else:
+        added.append(_directive("shareable"))  # PageInfo, Binary: every connectql has them
+    if not added:
+        return print_type(named)
+    [definition] = parse(print_type(named), no_location=True).definitions
+    assert isinstance(definition, ObjectTypeDefinitionNode)
+    return print_ast(
+        ObjectTypeDefinitionNode(
             description=definition.description,
             name=definition.name,
             interfaces=definition.interfaces,
             directives=(*(definition.directives or ()), *added),
             fields=definition.fields,
         )
+    )
