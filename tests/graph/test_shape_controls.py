@@ -243,7 +243,7 @@ def test_a_root_operation_named_like_a_control_plane_field_is_refused(tmp_path: 
     [error] = clash.errors
     line = CLASHING.splitlines().index("  connectors:") + 1
     assert str(error.location) == f"{tmp_path / 'tracker.yaml'}:{line}:3 operations.connectors"
-    assert "Query.connectors clashes with a field of the control plane" in error.message
+    assert "Query.connectors, which clashes with a field of the control plane" in error.message
 
 
 def test_two_root_connectors_and_a_namespace_field_clash_with_locations(tmp_path: Path) -> None:
@@ -266,6 +266,6 @@ def test_two_root_connectors_and_a_namespace_field_clash_with_locations(tmp_path
     [error] = caught.value.errors
     assert error.location.path == "operations.tracker"
     assert error.location.file.endswith("mirror.yaml")
-    assert "Mutation.tracker clashes with the namespace field of connector 'tracker'" in (
+    assert "Mutation.tracker, which clashes with the namespace field of connector 'tracker'" in (
         error.message
     )

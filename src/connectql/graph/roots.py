@@ -73,7 +73,11 @@ class RootFields:
                 if owner.connector is None or owner.operation is None:
                     continue
                 first = first or owner
-                message = f"root field {root}.{name} clashes with {other}; rename the operation"
+                connector = owner.connector.connector.name
+                message = (
+                    f"operation {name!r} of connector {connector!r} would be the "
+                    f"root field {root}.{name}, which clashes with {other}; rename the operation"
+                )
                 if other.connector is not None and other.operation is None:
                     message += " or the other connector"
                 message += ", or give this connector a namespace"
