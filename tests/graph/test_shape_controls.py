@@ -156,7 +156,14 @@ def people_app() -> web.Application:
         login, size = request.match_info["login"], request.query.get("size", "64")
         return web.json_response({"url": f"https://img.test/{login}?s={size}", "size": int(size)})
 
+    async def repos(request: web.Request) -> web.Response:
+        login, kind = request.match_info["login"], request.query.get("type", "all")
+        page, size = int(request.query.get("page", "1")), int(request.query.get("per_page", "2"))
+        names = [f"{login}-{kind}-{n}" for n in range(5)][(page - 1) * size : page * size]
+        return web.json_response([{"name": name, "type": kind} for name in names])
+
     app = web.Application()
+    app.router.add_get("/people/{login}/repos", repos)
     app.router.add_get("/people/{login}", person)
     app.router.add_get("/people/{login}/avatar", avatar)
     return app
@@ -169,6 +176,7 @@ config: {base_url: {required: true}}
 source: {base_url: "{config.base_url}"}
 types:
   Avatar: {fields: {url: String!, size: Int!}}
+  Repo: {fields: {name: String!, type: String!}}
   Person:
     fields:
       login: String!
@@ -179,7 +187,17 @@ types:
         type: Avatar!
         args: {size: {type: Int, default: 64}, shape: String}
         resolve: {operation: avatar, args: {login: "{parent.login}"}}
+      repos:
+        type: "[Repo]"
+        args: {kind: String}
+        resolve: {operation: repos, args: {login: "{parent.login}", type: "{args.kind}"}}
 operations:
+  repos:
+    expose: false
+    args: {login: String!, type: String}
+    request: {path: "/people/{args.login}/repos", query: {type: "{args.type}"}}
+    response: {type: "[Repo!]!"}
+    pagination: {strategy: page, size_param: per_page, page_size: 2}
   person:
     args: {login: String!}
     request: {path: "/people/{args.login}"}
@@ -205,13 +223,19 @@ async def test_a_link_passes_its_own_arguments_and_loads_once_per_arguments(
                      big: avatar(size: 128) { size }
                      plain: avatar { size }
                      again: avatar(size: 32, shape: "round") { size }
-                     friend { small: avatar(size: 32) { size } } } } }""",
+                     friend { small: avatar(size: 32) { size } }
+                     repos(kind: "fork", first: 3) {
+                       nodes { name type } pageInfo { hasNextPage } } } } }""",
             )
     assert result.errors is None, result.errors
     ada = result.data["people"]["person"]
     assert ada["small"] == {"url": "https://img.test/ada?s=32", "size": 32}
     assert (ada["big"]["size"], ada["plain"]["size"], ada["again"]["size"]) == (128, 64, 32)
     assert ada["friend"]["small"]["size"] == 32
+    assert ada["repos"] == {  # a connection link: its own `kind` becomes the operation's `type`
+        "nodes": [{"name": f"ada-fork-{n}", "type": "fork"} for n in range(3)],
+        "pageInfo": {"hasNextPage": True},
+    }
     sizes = sorted((r.path, r.query["size"]) for r in people.requests if r.path.endswith("/avatar"))
     # equal arguments load once; `shape` is the field's own and the operation has no such one
     assert sizes == [
