@@ -88,9 +88,7 @@ def _part(name: str, types: ConnectorTypes | None) -> GraphQLSchema:
     mutation: dict[str, GraphQLField] = {}
     named: list[GraphQLNamedType] = []
     if types is not None:
-        query[name] = types.query
-        if types.mutation is not None:
-            mutation[name] = types.mutation
+        query, mutation = types.root_fields()
         named = types.all_named_types()
     return GraphQLSchema(
         query=GraphQLObjectType("Query", query),

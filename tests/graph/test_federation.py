@@ -137,6 +137,31 @@ async def test_the_sdl_is_the_connectors_subgraph(
     assert [n.value for n in names if n] == sorted(n.value for n in names if n)
 
 
+async def test_a_root_mounted_connector_is_in_the_sdl_by_its_operations(
+    upstreams: tuple[FakeUpstream, FakeUpstream],
+) -> None:
+    """`connector.namespace: false`: the sdl's roots hold its operations, not a namespace."""
+    tracker, chat = upstreams
+    spec = yaml.safe_load((DATA / "chat.yaml").read_text())
+    spec["connector"]["namespace"] = False
+    runtime = Runtime(federation=True)
+    runtime.set_connectors(
+        [
+            (
+                load_spec_text(yaml.safe_dump(spec), "chat.yaml"),
+                {"base_url": chat.url, "token": CHAT_TOKEN},
+            )
+        ]
+    )
+    async with serving(runtime) as url:
+        answer = await execute(url, SDL, key=None)
+    assert answer.errors is None, answer.errors
+    objects = _objects(parse(answer.data["_service"]["sdl"]))
+    assert [f.name.value for f in objects["Query"].fields or ()] == ["profileByEmail"]
+    assert "ChatQuery" not in objects
+    assert _directives(objects["ChatProfile"]) == [("key", {"fields": "email"})]
+
+
 async def test_entities_keep_order_null_and_errors_apart(
     upstreams: tuple[FakeUpstream, FakeUpstream],
 ) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 import strawberry
 from graphql import (
     GraphQLError,
-    GraphQLField,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
@@ -31,6 +30,7 @@ from strawberry.types.scalar import ScalarDefinition
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
 from connectql.graph.federation import DIRECTIVES, Subgraph
+from connectql.graph.roots import RootFields
 from connectql.graph.types import ConnectorTypes, GraphQLJSON, ResolverFactory
 from connectql.resolvers.errors import ShapingExecutor, log_errors
 
@@ -107,27 +107,23 @@ def build_schema(
         execution_context_class=ShapingExecutor,
     )
     base = static._schema
-    query_fields: dict[str, GraphQLField] = dict(base.query_type.fields)  # type: ignore[union-attr]
-    mutation_fields: dict[str, GraphQLField] = (
-        dict(base.mutation_type.fields) if base.mutation_type else {}
+    roots_fields = RootFields(
+        base.query_type.fields,  # type: ignore[union-attr]
+        base.mutation_type.fields if base.mutation_type else {},
     )
     named: list[GraphQLNamedType] = []
     parts: list[ConnectorTypes] = []
     for connector in sorted(connectors, key=lambda c: c.name):
-        if connector.name in query_fields or connector.name in mutation_fields:
-            raise SchemaBuildError(
-                f"connector name {connector.name!r} clashes with a built-in field"
-            )
         types = types_cache.get(id(connector)) if types_cache is not None else None
         if types is None:
             types = ConnectorTypes(connector, resolvers)
             if types_cache is not None:
                 types_cache[id(connector)] = types
-        query_fields[connector.name] = types.query
-        if types.mutation is not None:
-            mutation_fields[connector.name] = types.mutation
+        roots_fields.add(types)
         named.extend(types.all_named_types())
         parts.append(types)
+    roots_fields.check()
+    query_fields, mutation_fields = roots_fields.query, roots_fields.mutation
     directives = list(base.directives)
     if federation:
         subgraph = Subgraph(parts, resolvers)

@@ -199,8 +199,13 @@ class Subgraph:
         return self._sdl
 
     def _print(self) -> str:
-        roots = [GraphQLObjectType("Query", {p.connector.name: p.query for p in self.parts})]
-        mutation = {p.connector.name: p.mutation for p in self.parts if p.mutation is not None}
+        query: dict[str, GraphQLField] = {}
+        mutation: dict[str, GraphQLField] = {}
+        for part in self.parts:
+            part_query, part_mutation = part.root_fields()
+            query.update(part_query)
+            mutation.update(part_mutation)
+        roots = [GraphQLObjectType("Query", query)]
         if mutation:
             roots.append(GraphQLObjectType("Mutation", mutation))
         printed = {named.name: print_type(named) for named in roots}
@@ -226,9 +231,11 @@ def _part_definitions(part: ConnectorTypes) -> dict[str, str]:
     if found is not None:
         return found
     found = {}
-    pending: list[GraphQLNamedType] = [get_named_type(part.query.type), *part.all_named_types()]
-    if part.mutation is not None:
-        pending.append(get_named_type(part.mutation.type))
+    pending: list[GraphQLNamedType] = part.all_named_types()
+    for fields in part.root_fields():
+        for field in fields.values():
+            pending.append(get_named_type(field.type))
+            pending.extend(get_named_type(arg.type) for arg in field.args.values())
     while pending:
         named = pending.pop()
         if named.name in found or is_specified_scalar_type(named):
