@@ -18,6 +18,7 @@ from graphql import (
 )
 from strawberry.dataloader import DataLoader
 
+from connectql.connectors.callers import Caller
 from connectql.connectors.connector import Connector
 from connectql.errors import ConnectorError, Forbidden
 from connectql.resolvers.cursors import Cursors, cursor_scope
@@ -44,6 +45,12 @@ class RequestContext:
     """The caller's role from its API key: admin, viewer, or None (anonymous refused)."""
     connection_params: dict[str, Any] | None = None
     """The WebSocket `connection_init` payload (set by strawberry)."""
+    caller: Caller | None = None
+    """The request's headers that connectors may forward (`source.forward_headers`)."""
+
+    def __post_init__(self) -> None:
+        if self.loaders.caller is None:
+            self.loaders.caller = self.caller
 
 
 def _loaders(info: Info) -> Loaders:
@@ -85,7 +92,7 @@ class ConnectorResolvers:
             async def mutate(parent: Any, info: Info, **args: Any) -> Any:
                 if uploads:
                     args = await files.read_args(connector, op_name, args, uploads)
-                return await connector.execute(op_name, args)
+                return await connector.execute(op_name, args, caller=_loaders(info).caller)
 
             return mutate
 
@@ -154,7 +161,9 @@ class ConnectorResolvers:
             edges: list[dict[str, Any]] = []
             has_next = False
             while len(edges) < wanted:
-                page = await connector.fetch_page(op_name, args, state, wanted - len(edges) + skip)
+                page = await connector.fetch_page(
+                    op_name, args, state, wanted - len(edges) + skip, caller=_loaders(info).caller
+                )
                 cursor = cursors.page(scope, state)
                 for index in range(skip, len(page.records)):
                     if len(edges) == wanted:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectql.spec.forwarding import check_forwarding
 from connectql.spec.models import (
     ConnectorSpec,
     EnumType,
@@ -49,6 +50,7 @@ def check_spec(spec: ConnectorSpec, broken: Collection[Loc] = ()) -> list[Proble
         *_check_types(spec, left_out),
         *_check_operations(spec, left_out),
         *_check_tests(spec, left_out),
+        *check_forwarding(spec),
     ]
 
 
@@ -95,15 +97,18 @@ def _check_tests(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
 def _check_templates(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
     """`{config.x}` must name a config key everywhere; `env` is for connectql.yaml only."""
     source = spec.source.model_dump(by_alias=True, exclude_defaults=True)
-    yield from _placeholders(spec, broken, ("source",), source, allowed={"config"})
+    # `request` (caller headers) is checked by spec/forwarding.py
+    allowed = {"config", "request"}
+    yield from _placeholders(spec, broken, ("source",), source, allowed=allowed)
     for name, op in spec.operations.items():
         loc: Loc = ("operations", name, "request")
         request = op.request.model_dump(exclude_defaults=True)
-        yield from _placeholders(spec, broken, loc, request, allowed={"config", "args"}, op=op)
+        allowed = {"config", "args", "request"}
+        yield from _placeholders(spec, broken, loc, request, allowed=allowed, op=op)
         if op.batch is not None and op.batch.request is not None:
             loc = ("operations", name, "batch", "request")
             request = op.batch.request.model_dump(exclude_defaults=True)
-            allowed = {"config", "args", "keys"}
+            allowed = {"config", "args", "keys", "request"}
             yield from _placeholders(spec, broken, loc, request, allowed=allowed, op=op)
 
 
