@@ -97,18 +97,15 @@ def _check_tests(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
 def _check_templates(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
     """`{config.x}` must name a config key everywhere; `env` is for connectql.yaml only."""
     source = spec.source.model_dump(by_alias=True, exclude_defaults=True)
-    # `request` (caller headers) is checked by spec/forwarding.py
-    allowed = {"config", "request"}
-    yield from _placeholders(spec, broken, ("source",), source, allowed=allowed)
+    yield from _placeholders(spec, broken, ("source",), source, allowed={"config"})
     for name, op in spec.operations.items():
         loc: Loc = ("operations", name, "request")
         request = op.request.model_dump(exclude_defaults=True)
-        allowed = {"config", "args", "request"}
-        yield from _placeholders(spec, broken, loc, request, allowed=allowed, op=op)
+        yield from _placeholders(spec, broken, loc, request, allowed={"config", "args"}, op=op)
         if op.batch is not None and op.batch.request is not None:
             loc = ("operations", name, "batch", "request")
             request = op.batch.request.model_dump(exclude_defaults=True)
-            allowed = {"config", "args", "keys", "request"}
+            allowed = {"config", "args", "keys"}
             yield from _placeholders(spec, broken, loc, request, allowed=allowed, op=op)
 
 
@@ -127,6 +124,8 @@ def _placeholders(
             continue
         for ph in template.placeholders:
             head = ph.path.steps[0] if ph.path.steps else None
+            if ph.namespace == "request":
+                continue  # caller headers: checked by spec/forwarding.py
             if ph.namespace not in allowed:
                 hint = (
                     "; put {env.…} in connectql.yaml and read it here as {config.…}"
