@@ -17,9 +17,10 @@ from gql import Client
 from gql.transport.websockets import WebsocketsTransport
 
 from connectql.builder.fixtures import _exchange
+from connectql.connectors.auth import AuthHooks
 from connectql.connectors.callers import Caller
 from connectql.connectors.connector import Connector
-from connectql.errors import ConnectorError
+from connectql.errors import AuthError, ConnectorError
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec, load_spec_text
 from connectql.testing import FakeUpstream
@@ -306,3 +307,29 @@ async def test_oauth2_tokens_fed_by_a_caller_header_are_kept_per_caller() -> Non
             await connector.stop()
         assert upstream.count("POST", "/token") == 2  # one token per caller, then reused
     assert seen == ["Bearer at-aaaa", "Bearer at-bbbb"] * 2
+
+
+async def test_an_operation_hook_calls_as_the_caller_of_its_operation(
+    accounts: FakeUpstream,
+) -> None:
+    async def both(connector: Connector, op_name: str, args: dict[str, Any]) -> Any:
+        first = await connector.call(op_name, "GET", "/user")
+        again = await connector.call(op_name, "GET", "/user")
+        return {**first, "name": again["login"]}
+
+    hooks = AuthHooks()
+    hooks.register_operation("both", both)
+    text = SPEC.read_text().replace(
+        "  echo:\n", "  hooked:\n    hook: both\n    response: {type: User}\n  echo:\n"
+    )
+    connector = Connector(
+        load_spec_text(text, "hooked.yaml"), {"base_url": accounts.url}, hooks=hooks
+    )
+    try:
+        result = await connector.execute("hooked", {}, caller=Caller(as_caller(GRACE)))
+        assert result == {"login": "grace", "name": "grace", "repoCount": 3}
+        with pytest.raises(AuthError):
+            await connector.execute("hooked", {})
+    finally:
+        await connector.stop()
+    assert sent_tokens(accounts) == {f"Bearer {GRACE}"}

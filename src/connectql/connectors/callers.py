@@ -44,6 +44,8 @@ class Caller:
 
     def __init__(self, headers: Mapping[str, str] | None = None) -> None:
         self._headers: CIMultiDict[str] = CIMultiDict()
+        self._picked: dict[tuple[str, ...], Forwarded] = {}
+        """What calls of this request read, by header names: picked and digested once."""
         for name, value in (headers or {}).items():
             if isinstance(name, str) and isinstance(value, str):
                 self._headers[name] = value
@@ -128,8 +130,12 @@ class Forwarding:
         names = self._reads.get(op_name)
         if not names:
             return None
+        key = tuple(sorted(names))
+        picked = caller._picked.get(key) if caller is not None else None
+        if picked is not None:
+            return picked
         values: dict[str, str] = {}
-        for name in sorted(names):
+        for name in key:
             value = caller.get(name) if caller is not None else None
             if not value:
                 raise AuthError(
@@ -139,7 +145,10 @@ class Forwarding:
                     operation=op_name,
                 )
             values[name] = value
-        return Forwarded.of(values)
+        forwarded = Forwarded.of(values)
+        if caller is not None:
+            caller._picked[key] = forwarded
+        return forwarded
 
 
 class NeedsCaller(AuthStrategy):
