@@ -46,11 +46,11 @@ def check_spec(spec: ConnectorSpec, broken: Collection[Loc] = ()) -> list[Proble
     left out of `spec` (an entry such as ("types", "Item"), or a section such as ("config",))."""
     left_out = _Broken(frozenset(broken))
     return [
+        *check_forwarding(spec),
         *_check_templates(spec, left_out),
         *_check_types(spec, left_out),
         *_check_operations(spec, left_out),
         *_check_tests(spec, left_out),
-        *check_forwarding(spec),
     ]
 
 
