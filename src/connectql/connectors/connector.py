@@ -5,7 +5,9 @@ and its metrics, and composes the roles a call passes through, a module each: th
 (templates, auth, request building), the exchange (attempts, retries, quota, breaker, rate
 limit), the error handler (status and body → result or error), the record selector (decode,
 select, filter, shape) and the operation's paginator. Resolvers call `execute`,
-`fetch_page` and `fetch_batch`; operation hooks call `call`.
+`fetch_page` and `fetch_batch`, passing the request's `caller` (connectors/callers.py: the
+headers a connector with `source.forward_headers` sends as the caller); operation hooks call
+`call`.
 """
 
 from __future__ import annotations
