@@ -26,6 +26,7 @@ from connectql.spec.loader import load_spec, load_spec_text
 from connectql.testing import FakeUpstream
 from tests.fakes.accounts import TOKENS, AccountsState, create_accounts_app
 from tests.fakes.tracker import TRACKER_TOKEN, create_tracker_app
+from tests.processes import run_cli
 from tests.support import ADMIN_KEY, _result, execute, serving
 
 DATA = Path(__file__).parent.parent / "fakes" / "data"
@@ -333,3 +334,26 @@ async def test_an_operation_hook_calls_as_the_caller_of_its_operation(
     finally:
         await connector.stop()
     assert sent_tokens(accounts) == {f"Bearer {GRACE}"}
+
+
+async def test_connectql_test_has_no_caller(tmp_path: Path, accounts: FakeUpstream) -> None:
+    text = SPEC.read_text().replace(
+        "operations:\n",
+        "tests:\n  - {name: me, operation: viewer, fixture: me.json}\noperations:\n",
+        1,
+    )
+    (tmp_path / "accounts.yaml").write_text(text)
+    recorded = await asyncio.to_thread(
+        run_cli,
+        "test",
+        "accounts.yaml",
+        "--record",
+        "--set",
+        f"base_url={accounts.url}",
+        cwd=tmp_path,
+    )
+    assert recorded.returncode != 0
+    assert "UNAUTHENTICATED" in recorded.stdout + recorded.stderr
+    assert "x-accounts-token" in recorded.stdout + recorded.stderr
+    assert not (tmp_path / "me.json").exists()
+    assert accounts.requests == []
