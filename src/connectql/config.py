@@ -211,6 +211,11 @@ def fill_env(value: Any, env: Mapping[str, str], file: str, where: tuple[Any, ..
             "(write {{ and }} for literal braces)"
         ) from None
     for placeholder in template.placeholders:
+        if placeholder.namespace == "request":  # a caller's header: per call, in a spec
+            raise ConfigError(
+                f"{location}: {{request…}} is read only by a connector spec's source and "
+                "request templates (source.forward_headers); here only {env.NAME} is allowed"
+            )
         if placeholder.namespace != "env":
             raise ConfigError(f"{location}: only {{env.NAME}} placeholders are allowed here")
         name = placeholder.path.text

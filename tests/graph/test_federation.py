@@ -141,7 +141,7 @@ async def test_a_root_mounted_connector_is_in_the_sdl_by_its_operations(
     upstreams: tuple[FakeUpstream, FakeUpstream],
 ) -> None:
     """`connector.namespace: false`: the sdl's roots hold its operations, not a namespace."""
-    tracker, chat = upstreams
+    _, chat = upstreams
     spec = yaml.safe_load((DATA / "chat.yaml").read_text())
     spec["connector"]["namespace"] = False
     runtime = Runtime(federation=True)

@@ -112,7 +112,9 @@ def _exchange(connector: Connector, request: HttpRequest, response: HttpResponse
                 k: REDACTED if k.lower() in CREDENTIAL_HEADERS or v in secrets else v
                 for k, v in sorted(request.headers.items())
             },
-            "body": request.body.decode("utf-8", "replace") if request.body else None,
+            "body": connector.redact(request.body.decode("utf-8", "replace"))
+            if request.body
+            else None,
         },
         "response": {
             "status": response.status,
@@ -121,7 +123,10 @@ def _exchange(connector: Connector, request: HttpRequest, response: HttpResponse
                 for k, v in sorted(response.headers.items())
                 if k.lower() not in ("set-cookie", "date", "content-length", "transfer-encoding")
             },
-            "body": response.body.decode("utf-8", "replace").replace(base, "{base_url}"),
+            # redacted here too: within the call, the caller's forwarded values are known
+            "body": connector.redact(response.body.decode("utf-8", "replace")).replace(
+                base, "{base_url}"
+            ),
         },
     }
 

@@ -5,7 +5,9 @@ and its metrics, and composes the roles a call passes through, a module each: th
 (templates, auth, request building), the exchange (attempts, retries, quota, breaker, rate
 limit), the error handler (status and body → result or error), the record selector (decode,
 select, filter, shape) and the operation's paginator. Resolvers call `execute`,
-`fetch_page` and `fetch_batch`; operation hooks call `call`.
+`fetch_page` and `fetch_batch`, passing the request's `caller` (connectors/callers.py: the
+headers a connector with `source.forward_headers` sends as the caller); operation hooks call
+`call`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aiohttp.abc import AbstractResolver
 
 from connectql.connectors.auth import AuthHooks, AuthStrategy
 from connectql.connectors.breaker import CircuitBreaker
+from connectql.connectors.callers import Caller, Forwarded, calling_as, current_call
 from connectql.connectors.clock import Clock, SystemClock
 from connectql.connectors.egress import EgressConnector, PolicyResolver
 from connectql.connectors.error_handler import ErrorHandler
@@ -252,17 +255,25 @@ class Connector:
         scope: Mapping[str, Any],
         *,
         list_join: str | None = ",",
+        forwarded: Forwarded | None = None,
     ) -> HttpRequest:
         """The request for `spec` rendered with `scope` (see `Requester.build_request`)."""
-        return self.requester.build_request(op_name, spec, scope, list_join=list_join)
+        return self.requester.build_request(
+            op_name, spec, scope, list_join=list_join, forwarded=forwarded
+        )
 
-    async def execute(self, op_name: str, args: Mapping[str, Any]) -> Any:
-        """Call a non-paginated operation once; return its shaped result."""
+    async def execute(
+        self, op_name: str, args: Mapping[str, Any], *, caller: Caller | None = None
+    ) -> Any:
+        """Call a non-paginated operation once; return its shaped result. `caller`: the
+        request's headers, for a connector that forwards some (`source.forward_headers`)."""
         op = self.spec.operations[op_name]
+        forwarded = self.requester.forwarding.select(op_name, caller)
         if op.hook is not None:
-            return await self._hooks.operation(op.hook)(self, op_name, dict(args))
-        request = self.build_request(op_name, op.request, {"args": args})
-        outcome = await self.exchange.send(op_name, op, request)
+            with calling_as(forwarded):  # the hook's `call`s are made as the same caller
+                return await self._hooks.operation(op.hook)(self, op_name, dict(args))
+        request = self.build_request(op_name, op.request, {"args": args}, forwarded=forwarded)
+        outcome = await self.exchange.send(op_name, op, request, forwarded=forwarded)
         if not isinstance(outcome, HttpResponse):
             return outcome.value
         body = self.record_selector.decode(op_name, op, outcome)
@@ -282,28 +293,49 @@ class Connector:
     ) -> Any:
         """One upstream call for an operation hook: auth, limits, retries, breaker and error
         mapping as for any call. `url` is a path under base_url or a full URL on an allowed
-        host. Returns the parsed body (None for an empty one)."""
+        host. Returns the parsed body (None for an empty one). Inside `execute`, the call is
+        made as the caller `execute` was given."""
         op = self.spec.operations[op_name]
+        forwarded = current_call()
+        if forwarded is None:
+            forwarded = self.requester.forwarding.select(op_name, None)
         request = self.requester.build_call(
-            op, method, url, params=params, json=json, form=form, data=data, headers=headers
+            op,
+            method,
+            url,
+            params=params,
+            json=json,
+            form=form,
+            data=data,
+            headers=headers,
+            forwarded=forwarded,
         )
-        outcome = await self.exchange.send(op_name, op, request, retries_allowed=op.retries_allowed)
+        outcome = await self.exchange.send(
+            op_name, op, request, retries_allowed=op.retries_allowed, forwarded=forwarded
+        )
         if not isinstance(outcome, HttpResponse):
             return outcome.value
         return self.record_selector.decode(op_name, op, outcome)
 
     async def fetch_page(
-        self, op_name: str, args: Mapping[str, Any], state: PageState, limit: int
+        self,
+        op_name: str,
+        args: Mapping[str, Any],
+        state: PageState,
+        limit: int,
+        *,
+        caller: Caller | None = None,
     ) -> Page:
         """Fetch one upstream page of a paginated operation."""
         op = self.spec.operations[op_name]
         paginator = self._paginators[op_name]
         assert paginator is not None, f"{op_name} is not paginated"
-        request = self.build_request(op_name, op.request, {"args": args})
+        forwarded = self.requester.forwarding.select(op_name, caller)
+        request = self.build_request(op_name, op.request, {"args": args}, forwarded=forwarded)
         if op.response.filter:  # filtered pages shrink: ask for whole pages
             limit = max(limit, getattr(op.pagination, "page_size", limit))
         paginator.prepare(state, request, limit)
-        outcome = await self.exchange.send(op_name, op, request)
+        outcome = await self.exchange.send(op_name, op, request, forwarded=forwarded)
         if not isinstance(outcome, HttpResponse):
             return Page(list(outcome.value or []), None)
         body = self.record_selector.decode(op_name, op, outcome)
@@ -312,20 +344,27 @@ class Connector:
         next_state = paginator.next(state, outcome, body, selected)
         return Page(self.record_selector.filter(op, selected), next_state)
 
-    async def fetch_records(self, op_name: str, args: Mapping[str, Any], limit: int) -> list[Any]:
+    async def fetch_records(
+        self, op_name: str, args: Mapping[str, Any], limit: int, *, caller: Caller | None = None
+    ) -> list[Any]:
         """Up to `limit` records of a paginated operation, page after page."""
         paginator = self._paginators[op_name]
         assert paginator is not None, f"{op_name} is not paginated"
         records: list[Any] = []
         state: PageState | None = paginator.first(limit)
         while state is not None and len(records) < limit:
-            page = await self.fetch_page(op_name, args, state, limit - len(records))
+            page = await self.fetch_page(op_name, args, state, limit - len(records), caller=caller)
             records.extend(page.records)
             state = page.next_state
         return records[:limit]
 
     async def fetch_batch(
-        self, op_name: str, keys: Sequence[Any], args: Mapping[str, Any] | None = None
+        self,
+        op_name: str,
+        keys: Sequence[Any],
+        args: Mapping[str, Any] | None = None,
+        *,
+        caller: Caller | None = None,
     ) -> list[Any]:
         """Fetch many items of an operation with a `batch` section, in key order.
 
@@ -341,7 +380,8 @@ class Connector:
             async def one(key: Any) -> Any:
                 async with semaphore:
                     try:
-                        return await self.execute(op_name, {**(args or {}), batch.key: key})
+                        key_args = {**(args or {}), batch.key: key}
+                        return await self.execute(op_name, key_args, caller=caller)
                     except ConnectorError as exc:
                         return exc
 
@@ -350,21 +390,34 @@ class Connector:
         for start in range(0, len(keys), batch.max_batch):
             chunk = list(keys[start : start + batch.max_batch])
             try:
-                results.extend(await self._request_batch(op_name, op, chunk, args or {}))
+                found = await self._request_batch(op_name, op, chunk, args or {}, caller)
+                results.extend(found)
             except ConnectorError as exc:
                 results.extend([exc] * len(chunk))
         return results
 
     async def _request_batch(
-        self, op_name: str, op: Operation, keys: list[Any], args: Mapping[str, Any]
+        self,
+        op_name: str,
+        op: Operation,
+        keys: list[Any],
+        args: Mapping[str, Any],
+        caller: Caller | None = None,
     ) -> list[Any]:
         batch = op.batch
         assert batch is not None
         assert batch.request is not None
+        forwarded = self.requester.forwarding.select(op_name, caller)
         request = self.build_request(
-            op_name, batch.request, {"args": args, "keys": keys}, list_join=batch.join
+            op_name,
+            batch.request,
+            {"args": args, "keys": keys},
+            list_join=batch.join,
+            forwarded=forwarded,
         )
-        outcome = await self.exchange.send(op_name, op, request, retries_allowed=True)
+        outcome = await self.exchange.send(
+            op_name, op, request, retries_allowed=True, forwarded=forwarded
+        )
         if not isinstance(outcome, HttpResponse):
             return [None] * len(keys)
         body = self.record_selector.decode(op_name, op, outcome)

@@ -22,6 +22,7 @@ from multidict import CIMultiDict
 from connectql.connectors import http
 from connectql.connectors.breaker import CircuitBreaker
 from connectql.connectors.cache import ETagCache
+from connectql.connectors.callers import Forwarded, calling_as
 from connectql.connectors.clock import Clock
 from connectql.connectors.error_handler import (
     ErrorHandler,
@@ -107,8 +108,10 @@ class Exchange:
         request: HttpRequest,
         *,
         retries_allowed: bool | None = None,
+        forwarded: Forwarded | None = None,
     ) -> HttpResponse | Mapped:
         """Send `request` with limits, auth, retries and the breaker; map error statuses.
+        `forwarded`: the caller headers the call reads (its auth and cache partition).
 
         Returns the 2xx response, or a `Mapped` value when `errors:` maps the status to a
         result (null or empty list). Raises a ConnectorError otherwise.
@@ -131,7 +134,8 @@ class Exchange:
         self.in_flight += 1
         self._idle.clear()
         try:
-            result = await self._attempts(op_name, op, request, retries_allowed)
+            with calling_as(forwarded):  # its values are redacted from all that is shown
+                result = await self._attempts(op_name, op, request, retries_allowed, forwarded)
         except ConnectorError as exc:
             self._observe(op_name, exc.code)
             raise
@@ -156,14 +160,20 @@ class Exchange:
         self._notify(op_name, error)
 
     async def _attempts(
-        self, op_name: str, op: Operation, request: HttpRequest, retries_allowed: bool | None
+        self,
+        op_name: str,
+        op: Operation,
+        request: HttpRequest,
+        retries_allowed: bool | None,
+        forwarded: Forwarded | None = None,
     ) -> HttpResponse | Mapped:
         policy = self._source.retry
         may_retry = op.retries_allowed if retries_allowed is None else retries_allowed
         attempts = policy.max_attempts if may_retry else 1
         refreshed = False
         attempt = 0
-        auth = self._requester.auth_for(op)
+        auth = self._requester.auth_for(op, forwarded)
+        partition = forwarded.identity if forwarded is not None else ""
         while True:
             attempt += 1
             await self._wait_for_capacity(op_name)
@@ -175,7 +185,7 @@ class Exchange:
                 request.body,
                 request.timeout,
             )
-            cached = self._cache.lookup(outgoing) if self._cache is not None else None
+            cached = self._cache.lookup(outgoing, partition) if self._cache is not None else None
             await auth.apply(outgoing)
             self.metrics.requests[op_name] += 1
             started = time.perf_counter()
@@ -211,7 +221,7 @@ class Exchange:
             if 200 <= status < 300:
                 self._record_success()
                 if self._cache is not None:
-                    self._cache.store(outgoing, response)
+                    self._cache.store(outgoing, response, partition)
                 body_error = self._errors.body_error(response)
                 if body_error is None:
                     return response

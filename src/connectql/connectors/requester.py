@@ -7,18 +7,26 @@ choose between. Their secrets are known here, so anything printed can be redacte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from multidict import CIMultiDict
 
 from connectql.connectors.auth import AuthContext, AuthHooks, AuthStrategy, build_auth
+from connectql.connectors.callers import (
+    CallerAuth,
+    Forwarded,
+    Forwarding,
+    NeedsCaller,
+    current_call,
+)
 from connectql.connectors.clock import Clock
 from connectql.connectors.codecs import FORM_TYPE, JSON_TYPE, XML_TYPE, encode_body
 from connectql.connectors.http import HttpRequest, Send
 from connectql.connectors.styles import header_text, path_text, query_pairs
 from connectql.errors import ConfigError, ConnectorError
+from connectql.spec.forwarding import headers_read
 from connectql.spec.models import ArgSpec, ConnectorSpec, Operation, RequestSpec
 from connectql.spec.templates import (
     Placeholder,
@@ -48,22 +56,50 @@ class Requester:
         self.base_url = str(self.render(spec.source.base_url)).rstrip("/")
         if not urlsplit(self.base_url).scheme.startswith("http"):
             raise ConfigError(f"connector {self.name!r}: base_url must be an http(s) URL")
-        rendered = {k: self.render(v) for k, v in spec.source.headers.items()}
+        self._caller_headers = {k: v for k, v in spec.source.headers.items() if headers_read(v)}
+        """Source headers that read caller headers: rendered for each call."""
+        rendered = {
+            k: self.render(v)
+            for k, v in spec.source.headers.items()
+            if k not in self._caller_headers
+        }
         # a header whose value renders empty (an optional config key) is not sent
         self._headers = {k: to_text(v) for k, v in rendered.items() if v not in (None, "")}
         auth_context = AuthContext(connector=self.name, render=self.render, send=send, clock=clock)
-        self.auth: AuthStrategy = build_auth(spec.source.auth, auth_context, hooks)
+        self.forwarding = Forwarding(spec)
+        self._caller_auth: dict[str | None, CallerAuth] = {}
+        """Schemes that read caller headers (None: `source.auth`): a strategy per caller."""
+        schemes: list[tuple[str | None, Any]] = [(None, spec.source.auth)]
+        schemes.extend(spec.source.auth_schemes.items())
+        for scheme_name, scheme in schemes:
+            if self.forwarding.auth_reads.get(scheme_name):
+                self._caller_auth[scheme_name] = CallerAuth(
+                    self._caller_strategy(scheme, send, clock, hooks)
+                )
+        self.auth: AuthStrategy = (
+            NeedsCaller(self.name)
+            if None in self._caller_auth
+            else build_auth(spec.source.auth, auth_context, hooks)
+        )
         self.auth_schemes: dict[str, AuthStrategy] = {
-            name: build_auth(scheme, auth_context, hooks)
+            name: NeedsCaller(self.name)
+            if name in self._caller_auth
+            else build_auth(scheme, auth_context, hooks)
             for name, scheme in spec.source.auth_schemes.items()
         }
         """The named alternatives to `auth`, for operations that choose one."""
 
     # --- templating ----------------------------------------------------------------------
 
-    def scope(self, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """What templates may name: `config`, and a call's own namespaces (`args`, `keys`)."""
-        return {"config": self.config, **(values or {})}
+    def scope(
+        self, values: Mapping[str, Any] | None = None, forwarded: Forwarded | None = None
+    ) -> dict[str, Any]:
+        """What templates may name: `config`, a call's own namespaces (`args`, `keys`), and
+        the caller headers it forwards (`request`)."""
+        scope = {"config": self.config, **(values or {})}
+        if forwarded is not None:
+            scope["request"] = forwarded.namespace
+        return scope
 
     def render(self, text: str) -> Any:
         """Render a template of the connector's own (`{config.token}` → value)."""
@@ -71,14 +107,38 @@ class Requester:
 
     # --- auth and secrets ----------------------------------------------------------------
 
-    def auth_for(self, op: Operation) -> AuthStrategy:
-        """How `op` authenticates: its own scheme (`auth: NAME`), else `source.auth`."""
+    def auth_for(self, op: Operation, forwarded: Forwarded | None = None) -> AuthStrategy:
+        """How `op` authenticates: its own scheme (`auth: NAME`), else `source.auth`; for a
+        scheme that reads caller headers, the strategy of this caller."""
+        per_caller = self._caller_auth.get(op.auth)
+        if per_caller is not None and forwarded is not None:
+            return per_caller.for_caller(forwarded)
         return self.auth if op.auth is None else self.auth_schemes[op.auth]
+
+    def _caller_strategy(
+        self, scheme: Any, send: Send, clock: Clock, hooks: AuthHooks
+    ) -> Callable[[Forwarded], AuthStrategy]:
+        """How a scheme reading caller headers is built for one caller."""
+
+        def build(forwarded: Forwarded) -> AuthStrategy:
+            def render(text: str) -> Any:
+                return parse_template(text).render(self.scope(forwarded=forwarded))
+
+            context = AuthContext(connector=self.name, render=render, send=send, clock=clock)
+            return build_auth(scheme, context, hooks)
+
+        return build
 
     def secrets(self) -> set[str]:
         values = {str(self.config[k]) for k in self.spec.secret_keys() if self.config.get(k)}
         for strategy in (self.auth, *self.auth_schemes.values()):
             values.update(s for s in strategy.secrets() if s)
+        call = current_call()
+        if call is not None:  # the caller headers of the call running now, and its tokens
+            values.update(v for v in call.secrets() if v)
+            for per_caller in self._caller_auth.values():
+                held = per_caller.held(call)
+                values.update(s for s in (held.secrets() if held else []) if s)
         return values
 
     def redact(self, text: str) -> str:
@@ -96,11 +156,12 @@ class Requester:
         scope: Mapping[str, Any],
         *,
         list_join: str | None = ",",
+        forwarded: Forwarded | None = None,
     ) -> HttpRequest:
         """Render a request template; path values are percent-encoded, code never runs.
         An argument used whole is written in its OpenAPI `style` (connectors/styles.py);
         `{keys}` lists are joined by `list_join` (repeated when None)."""
-        full = self.scope(scope)
+        full = self.scope(scope, forwarded)
         op = self.spec.operations.get(op_name)
         args = op.args if op is not None else {}
         join = list_join or ","
@@ -132,7 +193,7 @@ class Requester:
             arg = args.get(placeholder_arg(lone) or "")
             style = arg.style if arg is not None and arg.style else "form"
             params.extend(query_pairs(name, value, style, arg.explode if arg else None))
-        headers: CIMultiDict[str] = CIMultiDict(self._headers)
+        headers = self._source_headers(full)
         for name, raw in spec.headers.items():
             arg = args.get(placeholder_arg(lone_placeholder(raw)) or "")
             text = header_text(render_value(raw, full), bool(arg is not None and arg.explode))
@@ -164,15 +225,18 @@ class Requester:
         form: Mapping[str, Any] | None = None,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        forwarded: Forwarded | None = None,
     ) -> HttpRequest:
         """The request of an operation hook's call (`Connector.call`), no template involved:
         `url` is a path under base_url or a full URL."""
         full = url if url.startswith(("http://", "https://")) else self.base_url + url
+        sent = self._source_headers(self.scope(forwarded=forwarded))
+        sent.update(headers or {})
         request = HttpRequest(
             method,
             full,
             [(k, to_text(v)) for k, v in (params or {}).items() if v is not None],
-            CIMultiDict({**self._headers, **(headers or {})}),
+            sent,
             None,
             op.timeout or self.spec.source.timeouts.total,
         )
@@ -186,6 +250,15 @@ class Requester:
             request.body = data
             request.headers.setdefault("Content-Type", "application/octet-stream")
         return request
+
+    def _source_headers(self, scope: Mapping[str, Any]) -> CIMultiDict[str]:
+        """`source.headers`: the fixed ones, and those reading caller headers rendered now."""
+        headers: CIMultiDict[str] = CIMultiDict(self._headers)
+        for name, raw in self._caller_headers.items():
+            value = render_value(raw, scope)
+            if value not in (None, ""):
+                headers[name] = to_text(value)
+        return headers
 
 
 def _path_part(

@@ -87,11 +87,24 @@ class AccessControl:
 
 
 def key_from_headers(headers: Mapping[str, str]) -> str | None:
-    """`Authorization: Bearer KEY` or `X-API-Key: KEY`."""
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
-    return headers.get("x-api-key") or None
+    """`X-API-Key: KEY`, else `Authorization: Bearer KEY`."""
+    source = key_header(headers)
+    if source == "x-api-key":
+        return headers.get("x-api-key") or None
+    if source == "authorization":
+        return headers.get("authorization", "")[7:].strip() or None
+    return None
+
+
+def key_header(headers: Mapping[str, str]) -> str | None:
+    """The header that carries the caller's connectql key: `x-api-key` when sent, so that
+    `Authorization` can carry a credential forwarded upstream (`source.forward_headers`);
+    else `authorization` when it is `Bearer …`; else None. That header is never forwarded."""
+    if headers.get("x-api-key"):
+        return "x-api-key"
+    if headers.get("authorization", "").lower().startswith("bearer "):
+        return "authorization"
+    return None
 
 
 def require_admin(role: str | None) -> None:

@@ -18,6 +18,7 @@ from graphql import (
 )
 from strawberry.dataloader import DataLoader
 
+from connectql.connectors.callers import Caller
 from connectql.connectors.connector import Connector
 from connectql.errors import ConnectorError, Forbidden
 from connectql.resolvers.cursors import Cursors, cursor_scope
@@ -45,6 +46,12 @@ class RequestContext:
     """The caller's role from its API key: admin, viewer, or None (anonymous refused)."""
     connection_params: dict[str, Any] | None = None
     """The WebSocket `connection_init` payload (set by strawberry)."""
+    caller: Caller | None = None
+    """The request's headers that connectors may forward (`source.forward_headers`)."""
+
+    def __post_init__(self) -> None:
+        if self.loaders.caller is None:
+            self.loaders.caller = self.caller
 
 
 def _loaders(info: Info) -> Loaders:
@@ -86,7 +93,7 @@ class ConnectorResolvers:
             async def mutate(parent: Any, info: Info, **args: Any) -> Any:
                 if uploads:
                     args = await files.read_args(connector, op_name, args, uploads)
-                return await connector.execute(op_name, args)
+                return await connector.execute(op_name, args, caller=_loaders(info).caller)
 
             return mutate
 
@@ -157,7 +164,9 @@ class ConnectorResolvers:
             edges: list[dict[str, Any]] = []
             has_next = False
             while len(edges) < wanted:
-                page = await connector.fetch_page(op_name, args, state, wanted - len(edges) + skip)
+                page = await connector.fetch_page(
+                    op_name, args, state, wanted - len(edges) + skip, caller=_loaders(info).caller
+                )
                 cursor = cursors.page(scope, state)
                 for index in range(skip, len(page.records)):
                     if len(edges) == wanted:
@@ -203,7 +212,9 @@ class ConnectorResolvers:
                     connector, op_name, f"first must be between 0 and {max_items}, got {wanted}"
                 )
             args = linked_args(connector, link, parent, given)
-            records = await connector.fetch_records(op_name, args, wanted)
+            records = await connector.fetch_records(
+                op_name, args, wanted, caller=_loaders(info).caller
+            )
             if item_links:
                 await _prefetch(info, item_links, records, ((),))
             return records

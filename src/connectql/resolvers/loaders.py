@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from strawberry.dataloader import DataLoader
 
+from connectql.connectors.callers import Caller
 from connectql.connectors.connector import Connector
 from connectql.errors import ConnectorError
 from connectql.spec.paths import parse_path
@@ -28,10 +29,12 @@ def args_key(args: Args) -> bytes:
 
 
 class Loaders:
-    """The dataloaders of one GraphQL request."""
+    """The dataloaders of one GraphQL request, and its caller: every call they make carries
+    the request's headers to connectors that forward some."""
 
-    def __init__(self) -> None:
+    def __init__(self, caller: Caller | None = None) -> None:
         self._loaders: dict[tuple[int, str], DataLoader[Args, Any]] = {}
+        self.caller = caller
 
     def get(self, connector: Connector, op_name: str) -> DataLoader[Args, Any]:
         key = (id(connector), op_name)
@@ -41,7 +44,7 @@ class Loaders:
             max_batch = op.batch.max_batch if op.batch and op.batch.mode == "request" else None
 
             async def load(keys: list[Args]) -> Sequence[Any]:
-                return await _load(connector, op_name, keys)
+                return await _load(connector, op_name, keys, self.caller)
 
             loader = DataLoader(load, max_batch_size=max_batch, cache_key_fn=args_key)
             self._loaders[key] = loader
@@ -51,43 +54,49 @@ class Loaders:
         return await self.get(connector, op_name).load(args)
 
 
-async def _load(connector: Connector, op_name: str, keys: list[Args]) -> list[Any]:
+async def _load(
+    connector: Connector, op_name: str, keys: list[Args], caller: Caller | None = None
+) -> list[Any]:
     batch = connector.operation(op_name).batch
     if batch is not None and batch.warm is not None:
-        return await _load_warmed(connector, op_name, keys)
-    return await _load_keys(connector, op_name, keys)
+        return await _load_warmed(connector, op_name, keys, caller)
+    return await _load_keys(connector, op_name, keys, caller)
 
 
-async def _load_warmed(connector: Connector, op_name: str, keys: list[Args]) -> list[Any]:
+async def _load_warmed(
+    connector: Connector, op_name: str, keys: list[Args], caller: Caller | None = None
+) -> list[Any]:
     """List the warm operation once, answer every key it holds; fetch only the rest."""
     batch = connector.operation(op_name).batch
     assert batch is not None
     assert batch.warm is not None
     key_path = parse_path(batch.warm.key)
     try:
-        listed = await _list_all(connector, batch.warm.operation)
+        listed = await _list_all(connector, batch.warm.operation, caller)
     except ConnectorError:
         listed = []  # warming is an optimisation: fall back to fetching each key
     known = {str(key_path.get(record)): record for record in listed}
     results: list[Any] = [known.get(str(args.get(batch.key))) for args in keys]
     missing = [i for i, found in enumerate(results) if found is None]
     if missing:
-        fetched = await _load_keys(connector, op_name, [keys[i] for i in missing])
+        fetched = await _load_keys(connector, op_name, [keys[i] for i in missing], caller)
         for i, value in zip(missing, fetched, strict=True):
             results[i] = value
     return results
 
 
-async def _list_all(connector: Connector, op_name: str) -> list[Any]:
+async def _list_all(connector: Connector, op_name: str, caller: Caller | None = None) -> list[Any]:
     paginator = connector.paginator(op_name)
     if paginator is None:
-        result = await connector.execute(op_name, {})
+        result = await connector.execute(op_name, {}, caller=caller)
         return result if isinstance(result, list) else []
     limit: int = getattr(connector.operation(op_name).pagination, "max_items", 1000)
-    return await connector.fetch_records(op_name, {}, limit)
+    return await connector.fetch_records(op_name, {}, limit, caller=caller)
 
 
-async def _load_keys(connector: Connector, op_name: str, keys: list[Args]) -> list[Any]:
+async def _load_keys(
+    connector: Connector, op_name: str, keys: list[Args], caller: Caller | None = None
+) -> list[Any]:
     batch = connector.operation(op_name).batch
     if batch is None:
         semaphore = asyncio.Semaphore(DEFAULT_CONCURRENCY)
@@ -95,7 +104,7 @@ async def _load_keys(connector: Connector, op_name: str, keys: list[Args]) -> li
         async def one(args: Args) -> Any:
             async with semaphore:
                 try:
-                    return await connector.execute(op_name, args)
+                    return await connector.execute(op_name, args, caller=caller)
                 except ConnectorError as exc:
                     return exc
 
@@ -109,7 +118,7 @@ async def _load_keys(connector: Connector, op_name: str, keys: list[Args]) -> li
     for indexes in groups.values():
         rest = {k: v for k, v in keys[indexes[0]].items() if k != batch.key}
         values = await connector.fetch_batch(
-            op_name, [keys[i].get(batch.key) for i in indexes], rest
+            op_name, [keys[i].get(batch.key) for i in indexes], rest, caller=caller
         )
         for i, value in zip(indexes, values, strict=True):
             results[i] = value

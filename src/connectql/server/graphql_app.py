@@ -38,7 +38,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Messag
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from connectql.control.access import AccessControl, key_from_headers
+from connectql.connectors.callers import Caller
+from connectql.control.access import AccessControl, key_from_headers, key_header
 from connectql.control.service import ControlPlane
 from connectql.errors import Forbidden
 from connectql.graph.compose import BuiltSchema
@@ -280,6 +281,7 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
             connectors=self._connectors,
             control=self._control,
             role=role,
+            caller=Caller.of_request(request.headers, withheld=key_header(request.headers)),
         )
 
     async def on_ws_connect(self, context: RequestContext) -> None:
@@ -295,6 +297,12 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
                 raise ConnectionRejectionError({"message": "the API key is not valid"}) from None
         if context.role is None:
             raise ConnectionRejectionError({"message": "an API key is needed"})
+        if context.request is not None:  # forwarded headers: the payload's win (browsers)
+            headers = context.request.headers
+            context.caller = Caller.of_request(
+                headers, withheld=key_header(headers), init_headers=params.get("headers")
+            )
+            context.loaders.caller = context.caller
 
 
 class LiveGraphQL:

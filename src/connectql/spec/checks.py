@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from connectql.spec.entities import check_entities
+from connectql.spec.forwarding import check_forwarding
 from connectql.spec.models import (
     ConnectorSpec,
     EnumType,
@@ -48,6 +49,7 @@ def check_spec(spec: ConnectorSpec, broken: Collection[Loc] = ()) -> list[Proble
     left out of `spec` (an entry such as ("types", "Item"), or a section such as ("config",))."""
     left_out = _Broken(frozenset(broken))
     return [
+        *check_forwarding(spec),
         *_check_templates(spec, left_out),
         *_check_types(spec, left_out),
         *_check_operations(spec, left_out),
@@ -127,6 +129,8 @@ def _placeholders(
             continue
         for ph in template.placeholders:
             head = ph.path.steps[0] if ph.path.steps else None
+            if ph.namespace == "request":
+                continue  # caller headers: checked by spec/forwarding.py
             if ph.namespace not in allowed:
                 hint = (
                     "; put {env.…} in connectql.yaml and read it here as {config.…}"

@@ -29,6 +29,7 @@ from connectql.spec.typeref import parse_type_ref
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 GRAPHQL_NAME_PATTERN = r"^[_A-Za-z][_0-9A-Za-z]*$"
 TYPE_NAME_PATTERN = r"^[A-Z][_0-9A-Za-z]*$"
+HEADER_NAME_PATTERN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
 STATUS_KEY = re.compile(r"^([1-5][0-9][0-9]|[1-5]xx|default)$")
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -302,6 +303,9 @@ def _check_error_keys(value: dict[str, ErrorAction]) -> dict[str, ErrorAction]:
 class Source(SpecModel):
     base_url: str
     headers: dict[str, str] = {}
+    forward_headers: list[Annotated[str, Field(pattern=HEADER_NAME_PATTERN)]] = []
+    """The caller's request headers (names case-insensitive) this connector's source and
+    request templates may read as `{request.headers.NAME}`: calls made as the caller."""
     timeout: Timeout | Annotated[float, Field(gt=0)] = Timeout()
     auth: Auth = NoAuth()
     auth_schemes: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Auth] = {}

@@ -16,8 +16,10 @@ from typing import Any
 
 from connectql.spec.paths import Path, parse_path
 
-NAMESPACES = frozenset({"args", "config", "parent", "keys", "env"})
-"""`env` is allowed in connectql.yaml only; specs read the environment through `config`."""
+NAMESPACES = frozenset({"args", "config", "parent", "keys", "env", "request"})
+"""`env` is allowed in connectql.yaml only; specs read the environment through `config`.
+`request` (`{request.headers.NAME}`, a caller's header) only in a connector's source and
+request templates, for the names its `source.forward_headers` lists."""
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
