@@ -30,6 +30,7 @@ from strawberry.types.scalar import ScalarDefinition
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
+from connectql.graph.joins import Joins
 from connectql.graph.types import ConnectorTypes, GraphQLJSON, ResolverFactory
 from connectql.resolvers.errors import ShapingExecutor, log_errors
 
@@ -92,8 +93,9 @@ def build_schema(
     roots: RootTypes = GRAPH_ROOTS,
     extensions: Iterable[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
     types_cache: dict[int, ConnectorTypes] | None = None,
+    joins: Joins | None = None,
 ) -> BuiltSchema:
-    """One schema from the static `roots` and `connectors`, in name order."""
+    """One schema from the static `roots` and `connectors`, in name order, with `joins`."""
     started = time.perf_counter()
     static = _Schema(
         query=roots.query,
@@ -116,13 +118,19 @@ def build_schema(
             )
         types = types_cache.get(id(connector)) if types_cache is not None else None
         if types is None:
-            types = ConnectorTypes(connector, resolvers)
+            types = ConnectorTypes(
+                connector, resolvers, *(joins.of(connector.name) if joins else ())
+            )
             if types_cache is not None:
                 types_cache[id(connector)] = types
         query_fields[connector.name] = types.query
         if types.mutation is not None:
             mutation_fields[connector.name] = types.mutation
         named.extend(types.all_named_types())
+        if joins is not None:
+            joins.types[connector.name] = types
+    if joins is not None:
+        named.extend(_ghost_types(joins, resolvers, types_cache))
     try:
         schema = GraphQLSchema(
             query=GraphQLObjectType("Query", query_fields, description=base.query_type.description),  # type: ignore[union-attr]
@@ -148,3 +156,20 @@ def build_schema(
         )
     static._schema = schema
     return BuiltSchema(static, (time.perf_counter() - started) * 1000)
+
+
+def _ghost_types(
+    joins: Joins, resolvers: ResolverFactory, types_cache: dict[int, ConnectorTypes] | None
+) -> list[GraphQLNamedType]:
+    """The types of join targets that stopped (from their last known spec), without their
+    namespace fields: the join fields typed by them stay as they were."""
+    named: list[GraphQLNamedType] = []
+    for name, ghost in sorted(joins.ghosts.items()):
+        types = types_cache.get(id(ghost)) if types_cache is not None else None
+        if types is None:
+            types = ConnectorTypes(ghost, resolvers)
+            if types_cache is not None:
+                types_cache[id(ghost)] = types
+        joins.types[name] = types
+        named.extend(types.all_named_types())
+    return named
