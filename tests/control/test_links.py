@@ -13,7 +13,7 @@ import pytest
 from connectql.connectors.egress import EgressPolicy
 from connectql.control.service import ControlPlane
 from connectql.events import LocalBus
-from connectql.graph.joins import ACTIVE, OMITTED, UNAVAILABLE, Link
+from connectql.graph.joins import ACTIVE, Link
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec
 from connectql.testing import FakeUpstream
@@ -287,10 +287,8 @@ async def test_deleting_a_join_target_keeps_the_field_until_the_next_start(
         assert listed["state"] == "OMITTED"
         assert listed["reason"] == "connector chat is unknown"
         assert (await execute(url, USERS_CHAT)).errors  # no such field
-        assert await ok(
-            url,
-            '{ tracker { issues(owner: "acme", repo: "widgets", first: 1) { nodes { number } } } }',
-        )
+        issues = USERS_CHAT.replace(" chat { realName }", "")
+        assert (await ok(url, issues))["tracker"]["issues"]["nodes"][0]["author"]["login"]
 
 
 async def test_after_a_restart_a_stopped_target_keeps_its_join_field(
@@ -339,4 +337,50 @@ async def test_a_link_created_on_one_replica_appears_on_another(
         await asyncio.gather(a.runtime.stop(), b.runtime.stop())
 
 
-assert {ACTIVE, UNAVAILABLE, OMITTED} == {"active", "unavailable", "omitted"}
+async def test_links_over_rest(tmp_path: Path, tracker: FakeUpstream, chat: FakeUpstream) -> None:
+    import aiohttp
+
+    from tests.support import ADMIN_KEY, VIEWER_KEY
+
+    async with (
+        control_server(tmp_path, runtime=tracker_runtime(tracker)) as (url, _),
+        aiohttp.ClientSession() as http,
+    ):
+        await with_chat(url, chat)
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        viewer = {"Authorization": f"Bearer {VIEWER_KEY}"}
+        api = f"{url}/api/links"
+        wrong = {**LINK, "operation": "profileByMail"}
+        async with http.post(api, json=wrong, headers=admin) as r:
+            assert r.status == 422
+            body = await r.json()
+        assert body["code"] == "LINK_INVALID"
+        assert body["problems"] == [
+            {
+                "message": "chat has no operation profileByMail (did you mean profileByEmail?)",
+                "path": "operation",
+                "file": None,
+                "line": None,
+                "column": None,
+            }
+        ]
+        async with http.post(api, json=LINK, headers=viewer) as r:
+            assert r.status == 403
+        async with http.post(api, json=LINK, headers=admin) as r:
+            assert r.status == 201
+            made = await r.json()
+        assert made["link_id"] == "TrackerUser.chat"
+        assert made["link"]["state"] == "active"
+        async with http.get(api, headers=viewer) as r:
+            listed = await r.json()
+        assert [(item["type"], item["field"], item["source"]) for item in listed] == [
+            ("TrackerUser", "chat", "registry")
+        ]
+        async with http.delete(f"{api}/TrackerUser/chat", headers=admin) as r:
+            assert r.status == 409  # breaking: refused, with the diff
+            refused = await r.json()
+        assert {c["type"] for c in refused["breaking_changes"]} >= {"JOIN_REMOVED"}
+        async with http.delete(f"{api}/TrackerUser/chat?force=true", headers=admin) as r:
+            assert r.status == 200
+        async with http.delete(f"{api}/TrackerUser/chat?force=true", headers=admin) as r:
+            assert r.status == 404
