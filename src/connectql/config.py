@@ -112,6 +112,15 @@ class EgressSettings(BaseModel):
     may reach even though they are private, loopback or link-local."""
 
 
+class FederationSettings(BaseModel):
+    """Serve the connectors as an Apollo Federation v2 subgraph too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    """Adds `_service` and `_entities` (types with `key` and `lookup` are entities)."""
+
+
 class ConnectorEntry(BaseModel):
     """One connector: a spec file of yours, or a prebuilt one by name (`builtin: github`)."""
 
@@ -135,6 +144,7 @@ class AppConfig(BaseModel):
     server: ServerSettings = ServerSettings()
     egress: EgressSettings = EgressSettings()
     builder: BuilderSettings = BuilderSettings()
+    federation: FederationSettings = FederationSettings()
     limits: Limits = Limits()
     registry: RegistrySettings = RegistrySettings()
     hooks: list[str] = []

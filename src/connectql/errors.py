@@ -5,6 +5,7 @@
     │   └── SpecErrors       several SpecErrors found in one pass
     ├── ConfigError          connectql.yaml or a connector's config is wrong or incomplete
     ├── SchemaBuildError     the running connectors cannot form one GraphQL schema
+    │   └── FieldClash       two fields want one root name (also a SpecErrors: located)
     ├── ControlError         a management request cannot be carried out
     │   ├── NotFound         no such connector (or version)
     │   ├── Conflict         the name is taken, or the change would break clients
@@ -82,6 +83,17 @@ class ConfigError(ConnectqlError):
 
 class SchemaBuildError(ConnectqlError):
     code = "SCHEMA_BUILD_FAILED"
+
+
+class FieldClash(SchemaBuildError, SpecErrors):
+    """Root fields of several owners share a name (a connector mounted at the roots with
+    `connector.namespace: false`): each error is at the spec line of a clashing operation,
+    so callers that answer spec problems (createConnector, the CLI) answer these alike."""
+
+    def __init__(self, errors: Sequence[SpecError], *, connector: str, operation: str) -> None:
+        SpecErrors.__init__(self, errors)
+        self.connector = connector
+        self.operation = operation
 
 
 class ControlError(ConnectqlError):

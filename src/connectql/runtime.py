@@ -93,13 +93,13 @@ def _part(entries: Iterable[tuple[str, ConnectorTypes | None, bool]]) -> GraphQL
     query: dict[str, GraphQLField] = {}
     mutation: dict[str, GraphQLField] = {}
     named: list[GraphQLNamedType] = []
-    for name, types, served in entries:
+    for _name, types, served in entries:
         if types is None:
             continue
         if served:
-            query[name] = types.query
-        if served and types.mutation is not None:
-            mutation[name] = types.mutation
+            own_query, own_mutation = types.root_fields()
+            query.update(own_query)
+            mutation.update(own_mutation)
         named += types.all_named_types()
     return GraphQLSchema(
         query=GraphQLObjectType("Query", query),
@@ -116,6 +116,7 @@ class Runtime:
         clock: Clock | None = None,
         limits: Limits | None = None,
         roots: RootTypes = GRAPH_ROOTS,
+        federation: bool = False,
     ) -> None:
         self.hooks = hooks or load_hooks(())
         self.limits = limits or Limits()
@@ -124,6 +125,8 @@ class Runtime:
         self.clock = clock
         self.roots = roots
         """The static root types the connectors' fields join (the server's API)."""
+        self.federation = federation
+        """Serve an Apollo Federation v2 subgraph too (`_service`, `_entities`)."""
         self.connectors: dict[str, Connector] = {}
         limit = self.limits
         downloads = DownloadStore(
@@ -153,6 +156,7 @@ class Runtime:
         runtime = cls(
             hooks=load_hooks(config.hooks), clock=clock, limits=config.limits, roots=roots
         )
+        runtime.federation = config.federation.enabled  # the schema is built below
         specs: list[tuple[ConnectorSpec, Mapping[str, Any]]] = []
         for entry in config.connectors:
             if entry.enabled:
@@ -273,6 +277,7 @@ class Runtime:
             roots=self.roots,
             extensions=[SafeErrors, *limit_extensions(self.limits), *query_caches(self.limits)],
             types_cache=cache,
+            federation=self.federation,
             joins=joins,
         )
 

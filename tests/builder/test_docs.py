@@ -23,6 +23,7 @@ from connectql.demo.runner import BOOKSTORE_SPEC
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec, load_spec_text
 from connectql.spec.models import ConnectorSpec
+from tests.graph.shape_specs import ROOT_TRACKER, write
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
@@ -394,3 +395,18 @@ def test_every_auth_type_is_explained(auth: dict[str, Any] | None, expected: lis
     section = section.split("## Operations")[0]
     for text in expected:
         assert text in section
+
+
+def test_docs_of_a_root_connector_call_root_fields_and_skip_hidden_operations(
+    tmp_path: Path,
+) -> None:
+    spec = load_spec(write(tmp_path, ROOT_TRACKER))
+    runtime = Runtime()
+    runtime.add(spec, placeholder_config(spec))
+    queries = blocks(generate_docs(spec), "graphql")
+    exposed = [name for name, op in spec.operations.items() if op.expose]
+    assert len(queries) == len(exposed) == 2  # issues, lockIssue; not user, usersIn
+    assert any(q.startswith("query {\n  issues(") for q in queries)
+    for query in queries:
+        errors = graphql.validate(runtime.schema.graphql_schema, graphql.parse(query))
+        assert not errors, f"{query}\n{errors}"

@@ -49,7 +49,7 @@ types:
       number: Int!
       author: {type: String, from: user.login}
       labels: {type: "[String!]", from: "labels[*].name"}
-      more: {type: Issue, resolve: {operation: event, args: {id: "{parent.number}"}}}
+      more: {type: "[Event!]!", resolve: {operation: event, args: {id: "{parent.number}"}}}
   Push:
     fields: {ref: String}
   Event:

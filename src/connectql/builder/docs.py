@@ -395,7 +395,8 @@ def _operation(ctx: _Context, name: str, op: Operation) -> list[str]:
         blocks.append(f"**Deprecated:** {ctx.text(op.deprecated)}")
     blocks.append(_bullets([f"Returns {_returns(ctx, op)}", f"Upstream: {_upstream(ctx, op)}"]))
     blocks.append(_arguments(ctx, op))
-    blocks.append(_fence("graphql", _example_query(ctx, name)))
+    if op.expose:  # a hidden operation has no field to call; links still use it
+        blocks.append(_fence("graphql", _example_query(ctx, name)))
     behaviour = _behaviour(ctx, op)
     if behaviour:
         blocks.append(_bullets(behaviour))
@@ -586,6 +587,8 @@ def _example_query(ctx: _Context, op_name: str) -> str:
     op = ctx.spec.operations[op_name]
     field = _Selection(op_name + _call_arguments(ctx, op), _result_selection(ctx, op))
     root = "mutation" if op.kind == "mutation" else "query"
+    if not ctx.spec.connector.namespace:  # the operation is a root field
+        return "\n".join(_Selection(root, (field,)).lines())
     document = _Selection(root, (_Selection(ctx.spec.name, (field,)),))
     return "\n".join(document.lines())
 

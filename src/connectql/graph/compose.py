@@ -17,7 +17,6 @@ from typing import Any
 import strawberry
 from graphql import (
     GraphQLError,
-    GraphQLField,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
@@ -30,7 +29,9 @@ from strawberry.types.scalar import ScalarDefinition
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
+from connectql.graph.federation import DIRECTIVES, Subgraph
 from connectql.graph.joins import Joins
+from connectql.graph.roots import RootFields
 from connectql.graph.types import ConnectorTypes, GraphQLJSON, ResolverFactory
 from connectql.resolvers.errors import ShapingExecutor, log_errors
 
@@ -93,9 +94,11 @@ def build_schema(
     roots: RootTypes = GRAPH_ROOTS,
     extensions: Iterable[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
     types_cache: dict[int, ConnectorTypes] | None = None,
+    federation: bool = False,
     joins: Joins | None = None,
 ) -> BuiltSchema:
-    """One schema from the static `roots` and `connectors`, in name order, with `joins`."""
+    """One schema from the static `roots` and `connectors`, in name order, with `joins`;
+    with `federation`, also an Apollo Federation v2 subgraph (graph/federation.py)."""
     started = time.perf_counter()
     static = _Schema(
         query=roots.query,
@@ -106,16 +109,13 @@ def build_schema(
         execution_context_class=ShapingExecutor,
     )
     base = static._schema
-    query_fields: dict[str, GraphQLField] = dict(base.query_type.fields)  # type: ignore[union-attr]
-    mutation_fields: dict[str, GraphQLField] = (
-        dict(base.mutation_type.fields) if base.mutation_type else {}
+    roots_fields = RootFields(
+        base.query_type.fields,  # type: ignore[union-attr]
+        base.mutation_type.fields if base.mutation_type else {},
     )
     named: list[GraphQLNamedType] = []
+    parts: list[ConnectorTypes] = []
     for connector in sorted(connectors, key=lambda c: c.name):
-        if connector.name in query_fields or connector.name in mutation_fields:
-            raise SchemaBuildError(
-                f"connector name {connector.name!r} clashes with a built-in field"
-            )
         types = types_cache.get(id(connector)) if types_cache is not None else None
         if types is None:
             types = ConnectorTypes(
@@ -123,14 +123,21 @@ def build_schema(
             )
             if types_cache is not None:
                 types_cache[id(connector)] = types
-        query_fields[connector.name] = types.query
-        if types.mutation is not None:
-            mutation_fields[connector.name] = types.mutation
+        roots_fields.add(types)
         named.extend(types.all_named_types())
+        parts.append(types)
         if joins is not None:
             joins.types[connector.name] = types
     if joins is not None:
         named.extend(_ghost_types(joins, resolvers, types_cache))
+    roots_fields.check()
+    query_fields, mutation_fields = roots_fields.query, roots_fields.mutation
+    directives = list(base.directives)
+    if federation:
+        subgraph = Subgraph(parts, resolvers)
+        query_fields.update(subgraph.root_fields())
+        named.extend(subgraph.types())
+        directives.extend(DIRECTIVES)
     try:
         schema = GraphQLSchema(
             query=GraphQLObjectType("Query", query_fields, description=base.query_type.description),  # type: ignore[union-attr]
@@ -143,7 +150,7 @@ def build_schema(
             else None,
             subscription=base.subscription_type,
             types=named,
-            directives=base.directives,
+            directives=directives,
             extensions=base.extensions,
         )
         schema._strawberry_schema = static  # type: ignore[attr-defined]

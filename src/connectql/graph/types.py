@@ -46,8 +46,11 @@ from graphql import (
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
 from connectql.graph.scalars import GraphQLLong
+from connectql.resolvers.entities import Entity, EntityResolvers
 from connectql.resolvers.errors import bad_value
+from connectql.spec.exposure import hidden_only_types
 from connectql.spec.models import (
+    ArgSpec,
     EnumType,
     FieldSpec,
     InputType,
@@ -161,8 +164,18 @@ class ResolverFactory(Protocol):
 
     def link(self, connector: Connector, link: Resolve) -> GraphQLFieldResolver: ...
 
+    def linked_list(
+        self, connector: Connector, op_name: str, link: Resolve
+    ) -> GraphQLFieldResolver:
+        """A paginated operation linked with `connection: false`: a plain list."""
+        ...
+
     def binary_field(self, name: str) -> GraphQLFieldResolver:
         """`base64` or `url` of a Binary result."""
+        ...
+
+    def entities(self, entities: Mapping[str, Entity]) -> EntityResolvers:
+        """`_entities` and `_Entity`'s resolve_type of a federation subgraph."""
         ...
 
 
@@ -258,6 +271,19 @@ def _required(resolve: GraphQLFieldResolver, connector: str, declared: str) -> G
     return check
 
 
+def _guarded(field: GraphQLField, guard: GraphQLFieldResolver) -> GraphQLField:
+    """`field` resolved only after `guard` (the namespace resolver's check) allows it."""
+    resolve = field.resolve
+    assert resolve is not None
+
+    def checked(parent: Any, info: Info, **args: Any) -> Any:
+        guard(parent, info)
+        return resolve(parent, info, **args)
+
+    field.resolve = checked
+    return field
+
+
 class ConnectorTypes:
     """The GraphQL types of one connector: its namespace query and mutation objects."""
 
@@ -278,6 +304,7 @@ class ConnectorTypes:
         self._resolvers = resolvers
         self._named: dict[str, GraphQLNamedType] = {}
         self._connections: dict[str, GraphQLObjectType] = {}
+        self._root_fields: tuple[dict[str, GraphQLField], dict[str, GraphQLField]] | None = None
         self._marks = {"connector": connector.name}
         """Extensions of every object type shaped from this connector's upstream data: its
         fields' completion errors are the upstream's (BAD_RESPONSE, resolvers/errors.py)."""
@@ -381,10 +408,13 @@ class ConnectorTypes:
                 deprecation_reason=f.deprecated,
             )
         target = self.spec.operations[f.resolve.operation]
+        if target.is_paginated and not f.resolve.connection:
+            return self._list_field(f.resolve.operation, target, f.resolve, f)
         if target.is_paginated:
             return self._connection_field(f.resolve.operation, target, f.resolve, f)
         return GraphQLField(
             self.output(f.type),
+            args=self._arguments(f.args),
             resolve=self._resolvers.link(self.connector, f.resolve),
             description=f.description,
             deprecation_reason=f.deprecated,
@@ -409,10 +439,11 @@ class ConnectorTypes:
     # --- operations --------------------------------------------------------------------
 
     def _args(self, op: Operation, skip: Mapping[str, Any] = {}) -> dict[str, GraphQLArgument]:
+        return self._arguments({name: arg for name, arg in op.args.items() if name not in skip})
+
+    def _arguments(self, specs: Mapping[str, ArgSpec]) -> dict[str, GraphQLArgument]:
         out: dict[str, GraphQLArgument] = {}
-        for name, arg in op.args.items():
-            if name in skip:
-                continue
+        for name, arg in specs.items():
             gtype = self.input(arg.type)
             if arg.default is not None and isinstance(gtype, GraphQLNonNull):
                 gtype = gtype.of_type
@@ -454,12 +485,32 @@ class ConnectorTypes:
         args = self._args(op, skip=link.args if link else {})
         args["first"] = GraphQLArgument(GraphQLInt, description="How many items to return.")
         args["after"] = GraphQLArgument(GraphQLString, description="Cursor to continue after.")
+        args.update(self._arguments(f.args) if f else {})
         return GraphQLField(
             GraphQLNonNull(self.connection_type(parse_type_ref(op.response.type).base)),
             args=args,
             resolve=self._resolvers.connection(self.connector, op_name, link),
             description=(f.description if f else None) or op.description,
             deprecation_reason=(f.deprecated if f else None) or op.deprecated,
+        )
+
+    def _list_field(self, op_name: str, op: Operation, link: Resolve, f: FieldSpec) -> GraphQLField:
+        """A paginated operation as a plain list (`connection: false`), capped by `first`."""
+        pagination = op.pagination
+        page_size, max_items = (getattr(pagination, k) for k in ("page_size", "max_items"))
+        args = self._args(op, skip=link.args)
+        args["first"] = GraphQLArgument(
+            GraphQLInt,
+            default_value=min(page_size, max_items),
+            description=f"How many items to return (at most {max_items}).",
+        )
+        args.update(self._arguments(f.args))
+        return GraphQLField(
+            self.output(f.type),
+            args=args,
+            resolve=self._resolvers.linked_list(self.connector, op_name, link),
+            description=f.description or op.description,
+            deprecation_reason=f.deprecated or op.deprecated,
         )
 
     def _operation_field(self, op_name: str, op: Operation) -> GraphQLField:
@@ -474,8 +525,8 @@ class ConnectorTypes:
         )
 
     def _namespaces(self) -> tuple[GraphQLField, GraphQLField | None]:
-        queries = {n: op for n, op in self.spec.operations.items() if op.kind == "query"}
-        mutations = {n: op for n, op in self.spec.operations.items() if op.kind == "mutation"}
+        queries = self._exposed("query")
+        mutations = self._exposed("mutation")
         info = self.spec.connector
         description = info.description or info.title or f"The {info.name} connector."
 
@@ -505,15 +556,43 @@ class ConnectorTypes:
             )
         return query, mutation
 
+    def _exposed(self, kind: str) -> dict[str, Operation]:
+        """The operations of `kind` that have a field (not `expose: false`)."""
+        return {n: op for n, op in self.spec.operations.items() if op.kind == kind and op.expose}
+
+    def root_fields(self) -> tuple[dict[str, GraphQLField], dict[str, GraphQLField]]:
+        """The fields this connector adds to the root Query and Mutation: its namespace
+        fields, or with `connector.namespace: false` its operations themselves (mutations
+        keep the namespace's rule: admin callers only)."""
+        if self.spec.connector.namespace:
+            name = self.connector.name
+            return {name: self.query}, {name: self.mutation} if self.mutation else {}
+        if self._root_fields is None:
+            guard = self._resolvers.namespace(self.connector, mutation=True)
+            queries = self._exposed("query")
+            mutations = self._exposed("mutation")
+            self._root_fields = (
+                {n: self._operation_field(n, op) for n, op in queries.items()},
+                {n: _guarded(self._operation_field(n, op), guard) for n, op in mutations.items()},
+            )
+        return self._root_fields
+
     def all_named_types(self) -> list[GraphQLNamedType]:
-        """Every declared type, so unused ones still appear in the schema."""
-        return [self._named_type(name) for name in self.spec.types]
+        """Every declared type, so unused ones still appear in the schema (but not input
+        types and enums that only hidden operations use)."""
+        hidden = hidden_only_types(self.spec)
+        return [self._named_type(name) for name in self.spec.types if name not in hidden]
 
     def sdl(self) -> str:
-        """The SDL of this connector's part of the schema: its namespaces and their types."""
+        """The SDL of this connector's part of the schema: its namespaces (or root fields)
+        and their types."""
         roots: list[GraphQLNamedType] = [get_named_type(self.query.type)]
         if self.mutation is not None:
             roots.append(get_named_type(self.mutation.type))
+        if not self.spec.connector.namespace:
+            query, mutation = self.root_fields()
+            roots = [GraphQLObjectType("Query", query)] if query else []
+            roots += [GraphQLObjectType("Mutation", mutation)] if mutation else []
         seen: dict[str, GraphQLNamedType] = {}
         pending = [*roots, *self.all_named_types()]
         while pending:

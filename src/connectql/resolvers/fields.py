@@ -21,6 +21,7 @@ from strawberry.dataloader import DataLoader
 from connectql.connectors.connector import Connector
 from connectql.errors import ConnectorError, Forbidden
 from connectql.resolvers.cursors import Cursors, cursor_scope
+from connectql.resolvers.entities import Entity, EntityResolvers, entity_resolvers
 from connectql.resolvers.files import Files, file_args
 from connectql.resolvers.loaders import Loaders
 from connectql.spec.models import ObjectType, Resolve
@@ -103,11 +104,14 @@ class ConnectorResolvers:
     def binary_field(self, name: str) -> GraphQLFieldResolver:
         return self.files.field(name)
 
+    def entities(self, entities: Mapping[str, Entity]) -> EntityResolvers:
+        return entity_resolvers(entities)
+
     def link(self, connector: Connector, link: Resolve) -> GraphQLFieldResolver:
         compiled = _Link(connector, link)
 
-        def resolve(parent: Any, info: Info) -> Any:
-            args = compiled.args_for(parent)
+        def resolve(parent: Any, info: Info, **given: Any) -> Any:
+            args = compiled.args_for(parent, given)
             if args is None:
                 return compiled.nothing
             return _now_or_later(_loaders(info).get(connector, link.operation), args)
@@ -135,8 +139,7 @@ class ConnectorResolvers:
             **args: Any,
         ) -> dict[str, Any]:
             if link is not None:
-                linked = render_value(link.args, {"parent": parent, "config": connector.config})
-                args = {**linked, **args}
+                args = linked_args(connector, link, parent, args)
             wanted = page_size if first is None else first
             if wanted < 0 or wanted > max_items:
                 raise _bad_input(
@@ -183,6 +186,43 @@ class ConnectorResolvers:
 
         return resolve
 
+    def linked_list(
+        self, connector: Connector, op_name: str, link: Resolve
+    ) -> GraphQLFieldResolver:
+        op = connector.operation(op_name)
+        page_size: int = getattr(op.pagination, "page_size", 30)
+        max_items: int = getattr(op.pagination, "max_items", 1000)
+        item_links = _item_links(connector, op.response.type)
+
+        async def resolve(
+            parent: Any, info: Info, first: int | None = None, **given: Any
+        ) -> list[Any]:
+            wanted = min(page_size, max_items) if first is None else first
+            if wanted < 0 or wanted > max_items:
+                raise _bad_input(
+                    connector, op_name, f"first must be between 0 and {max_items}, got {wanted}"
+                )
+            args = linked_args(connector, link, parent, given)
+            records = await connector.fetch_records(op_name, args, wanted)
+            if item_links:
+                await _prefetch(info, item_links, records, ((),))
+            return records
+
+        return resolve
+
+
+def linked_args(
+    connector: Connector, link: Resolve, parent: Any, given: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A paginated link's operation arguments: the link's templates (reading `{parent.…}`,
+    `{config.…}` and the field's own `{args.…}`), then the given arguments of the operation
+    that the link does not set."""
+    op = connector.operation(link.operation)
+    scope = {"parent": parent, "config": connector.config, "args": given}
+    linked = render_value(link.args, scope)
+    through = {k: v for k, v in given.items() if k in op.args and k not in link.args}
+    return {**through, **linked}
+
 
 class _Link:
     """A compiled `resolve`: the linked operation's arguments, rendered from a parent."""
@@ -193,6 +233,8 @@ class _Link:
         self.operation = link.operation
         self.paginated = target.is_paginated
         self._args = [(name, _compile(value)) for name, value in link.args.items()]
+        self._through = {name for name in target.args if name not in link.args}
+        """Arguments of the operation a field argument of the same name passes on."""
         self._config = connector.config
         self._required = [
             name
@@ -204,9 +246,14 @@ class _Link:
         )
         """The result when a required argument renders empty: there is nothing to link to."""
 
-    def args_for(self, parent: Any) -> dict[str, Any] | None:
-        scope = {"parent": parent, "config": self._config}
+    def args_for(
+        self, parent: Any, given: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """The operation's arguments for `parent`, and the field's own arguments `given`."""
+        scope = {"parent": parent, "config": self._config, "args": given or {}}
         args = {name: render(scope) for name, render in self._args}
+        if given:
+            args.update((k, v) for k, v in given.items() if k in self._through and v is not None)
         if any(args.get(name) in (None, "") for name in self._required):
             return None
         return args
@@ -229,7 +276,11 @@ def _item_links(connector: Connector, response_type: str) -> dict[str, _Link]:
     spec = connector.spec.types.get(parse_type_ref(response_type).base)
     if not isinstance(spec, ObjectType):
         return {}
-    links = {name: _Link(connector, f.resolve) for name, f in spec.fields.items() if f.resolve}
+    links = {
+        name: _Link(connector, f.resolve)
+        for name, f in spec.fields.items()
+        if f.resolve and not f.args  # a field's own arguments are known when it resolves
+    }
     return {name: link for name, link in links.items() if not link.paginated}
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from connectql.spec.entities import check_entities
 from connectql.spec.models import (
     ConnectorSpec,
     EnumType,
@@ -21,6 +23,7 @@ from connectql.spec.models import (
     UnionType,
 )
 from connectql.spec.naming import enum_value_name
+from connectql.spec.shape_checks import check_shape
 from connectql.spec.templates import (
     Template,
     lone_placeholder,
@@ -49,6 +52,8 @@ def check_spec(spec: ConnectorSpec, broken: Collection[Loc] = ()) -> list[Proble
         *_check_types(spec, left_out),
         *_check_operations(spec, left_out),
         *_check_tests(spec, left_out),
+        *check_entities(spec, left_out.has),
+        *check_shape(spec),
     ]
 
 
@@ -213,13 +218,26 @@ def _check_types(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
                 floc = (*loc, "fields", fname)
                 yield from _type_ref(spec, broken, (*floc, "type"), field.type, role)
                 yield from _check_file_field(floc, field.type, field.resolve is not None)
+                for aname, arg in field.args.items():
+                    aloc = (*floc, "args", aname)
+                    yield from _type_ref(spec, broken, (*aloc, "type"), arg.type, "input")
+                    if arg.default is not None:
+                        enums = partial(_enum_values, spec)
+                        problem = default_problem(arg.type, arg.default, enums)
+                        if problem is not None:
+                            yield (*aloc, "default"), problem
                 if field.resolve is not None:
                     if isinstance(type_spec, InputType):
                         yield (*floc, "resolve"), "input fields cannot resolve through an operation"
                     else:
                         resolve = field.resolve
                         yield from _check_resolve(
-                            spec, broken, (*floc, "resolve"), resolve.operation, resolve.args
+                            spec,
+                            broken,
+                            (*floc, "resolve"),
+                            resolve.operation,
+                            resolve.args,
+                            field.args,
                         )
         elif isinstance(type_spec, EnumType):
             yield from _check_enum(loc, type_spec)
@@ -303,8 +321,15 @@ def _enum_values(spec: ConnectorSpec, name: str) -> Collection[Any] | None:
 
 
 def _check_resolve(
-    spec: ConnectorSpec, broken: _Broken, loc: Loc, target: str, args: Mapping[str, Any]
+    spec: ConnectorSpec,
+    broken: _Broken,
+    loc: Loc,
+    target: str,
+    args: Mapping[str, Any],
+    field_args: Collection[str] = (),
 ) -> Iterator[Problem]:
+    """`field_args`: the linked field's own arguments, which templates read as `{args.…}`
+    and which pass on to the operation's arguments of the same name."""
     op = spec.operations.get(target)
     if op is None:
         if not broken.has("operations", target):
@@ -321,15 +346,24 @@ def _check_resolve(
                 f"operation {target!r} has no argument {name!r} ({_names(op.args)})",
             )
     for name, arg in op.args.items():
-        if parse_type_ref(arg.type).non_null and arg.default is None and name not in args:
+        required = parse_type_ref(arg.type).non_null and arg.default is None
+        if required and name not in args and name not in field_args:
             yield (*loc, "args"), f"operation {target!r} needs argument {name!r}"
     for where, template in _templates((*loc, "args"), dict(args)):
         if isinstance(template, str):
             yield where, template
             continue
         for ph in template.placeholders:
-            if ph.namespace not in ("parent", "config"):
-                yield where, f"{ph.text} is not available here (allowed: config, parent)"
+            if ph.namespace == "args" and field_args:
+                head = ph.path.steps[0] if ph.path.steps else None
+                if head not in field_args:
+                    yield (
+                        where,
+                        f"{ph.text} names no argument of this field ({_names(field_args)})",
+                    )
+            elif ph.namespace not in ("parent", "config"):
+                allowed = "args, config, parent" if field_args else "config, parent"
+                yield where, f"{ph.text} is not available here (allowed: {allowed})"
 
 
 # --- operations ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from connectql.spec.models import (
     TYPE_NAME_PATTERN,
     ConnectorSpec,
 )
+from connectql.spec.origins import remember
 
 COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's composer when PyYAML has it (about 10 times faster; the same nodes and marks)."""
@@ -140,6 +141,7 @@ def validate_data(data: Any, positions: Positions, filename: str) -> ConnectorSp
     problems = [located(loc, message) for loc, message in check_spec(spec)]
     if problems:
         raise SpecErrors(_in_file_order(problems))
+    remember(spec, filename, positions.marks.get)
     return spec
 
 

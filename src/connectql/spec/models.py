@@ -81,6 +81,9 @@ class ConnectorInfo(SpecModel):
     title: str | None = None
     description: str | None = None
     docs_url: str | None = None
+    namespace: bool = True
+    """false: the operations are fields of the root Query and Mutation, not under a field
+    named after the connector (names must not clash with other root fields)."""
 
 
 class ConfigKey(SpecModel):
@@ -346,6 +349,9 @@ class Resolve(SpecModel):
     operation: GraphQLName
     args: dict[str, Any] = {}
     """Argument templates of the linked operation, usually `{parent.…}`."""
+    connection: bool = True
+    """false, linking a paginated operation: the field is a plain list capped by `first`
+    instead of a Relay connection."""
 
     _templates = field_validator("args")(_check_templates_in)
 
@@ -355,11 +361,15 @@ class FieldSpec(SpecModel):
     from_: str | None = Field(None, alias="from")
     """Path of the value in the upstream record; defaults to the field's own name."""
     resolve: Resolve | None = None
+    args: dict[GraphQLName, ArgSpec] = {}
+    """A linked field's own arguments, read by the link's templates as `{args.NAME}`; one
+    named like an argument of the linked operation that the link does not set is passed on."""
     description: str | None = None
     deprecated: str | None = None
     """A deprecation reason; the field stays in the schema."""
 
     _type = field_validator("type")(_check_type_ref)
+    _args = field_validator("args", mode="before")(lambda v: _fields_shorthand(v))
     _from = field_validator("from_")(lambda v: v if v is None else _check_path(v))
 
 
@@ -374,6 +384,10 @@ class ObjectType(SpecModel):
     description: str | None = None
     key: str | list[str] | None = None
     """Field(s) identifying one object: the federation `@key`."""
+    lookup: Resolve | GraphQLName | None = None
+    """The query that fetches one object by its key (federation `_entities`): `{operation,
+    args}` with `{parent.KEY}` templates, or just the operation's name when each key field is
+    its argument of the same name."""
     fields: dict[GraphQLName, FieldSpec]
 
     _short = field_validator("fields", mode="before")(_fields_shorthand)
@@ -612,6 +626,8 @@ class Operation(SpecModel):
     auth: str | None = None
     """A name from `source.auth_schemes`: how this operation authenticates, instead of
     `source.auth`."""
+    expose: bool = True
+    """false: no field in the public schema; links, joins and federation lookups still use it."""
 
     _short = field_validator("args", mode="before")(_fields_shorthand)
     _error_keys = field_validator("errors")(_check_error_keys)
