@@ -13,7 +13,7 @@ from connectql.config import load_config
 from connectql.errors import ConfigError
 from connectql.graph.joins import ACTIVE, Link
 from connectql.runtime import Runtime
-from connectql.spec.loader import load_spec
+from connectql.spec.loader import load_spec, load_spec_text
 from connectql.testing import FakeUpstream
 from tests.fakes.chat import CHAT_TOKEN, ChatState, create_chat_app
 from tests.fakes.tracker import TRACKER_TOKEN, TrackerData, create_tracker_app
@@ -317,3 +317,27 @@ def test_connectql_serve_fails_fast_on_a_wrong_link(tmp_path: Path) -> None:
     assert expected in done.stderr
     assert CHAT_TOKEN not in done.stderr + done.stdout
     assert file.exists()
+
+
+async def test_a_root_mounted_target_joins_the_same_way(
+    tracker: FakeUpstream, chat: FakeUpstream
+) -> None:
+    raw = yaml.safe_load(CHAT_SPEC.read_text())
+    raw["connector"]["namespace"] = False  # its operations at the roots (shape controls)
+    runtime = Runtime()
+    specs = [
+        (load_spec(TRACKER_SPEC), {"base_url": tracker.url, "token": TRACKER_TOKEN}),
+        (
+            load_spec_text(yaml.safe_dump(raw), "chat.yaml"),
+            {"base_url": chat.url, "token": CHAT_TOKEN},
+        ),
+    ]
+    runtime.apply(runtime.prepare(specs, links=[CHAT_LINK]))
+    async with serving(runtime) as url:
+        result = await execute(url, ISSUES_WITH_CHAT)
+    assert result.errors is None, result.errors
+    assert chat.count("GET", "/users.lookupByEmails") == 1
+    # stopped: the root field goes, the join field stays typed by the last known spec
+    plan = runtime.prepare(specs[:1])
+    assert "Field Query.profileByEmail was removed." in {c.description for c in plan.breaking}
+    assert "JOIN_TARGET_UNAVAILABLE" in {c.type for c in plan.breaking}

@@ -382,19 +382,18 @@ def plan_joins(
     seen: set[tuple[str, str]] = set()
     for link in links:
         target = served.get(link.connector)
-        ghost = None if target is not None else known.get(link.connector)
+        typed_by = target or known.get(link.connector)  # the last known when not running
         source = find_type(link.type, specs)
         if source is None:
             joins.statuses.append(
                 JoinStatus(link, OMITTED, f"no running connector has type {link.type}")
             )
             continue
-        if target is None and ghost is None:
+        if typed_by is None:
             reason = f"connector {link.connector} is unknown"
             joins.statuses.append(JoinStatus(link, OMITTED, reason))
             continue
-        against = {**specs, link.connector: (target or ghost).spec}  # type: ignore[union-attr]
-        problems = check_link(link, against, seen)
+        problems = check_link(link, {**specs, link.connector: typed_by.spec}, seen)
         if problems:
             reason = "; ".join(f"{p.path}: {p.message}" for p in problems)
             joins.statuses.append(JoinStatus(link, OMITTED, reason))
@@ -402,8 +401,7 @@ def plan_joins(
         seen.add(link.key)
         connector_name, parent = source
         if target is None:
-            assert ghost is not None
-            joins.ghosts[link.connector] = ghost
+            joins.ghosts[link.connector] = typed_by
             joins.statuses.append(
                 JoinStatus(link, UNAVAILABLE, f"connector {link.connector} is not running")
             )
