@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from connectql.errors import ConfigError, SpecError
+from connectql.graph.joins import Link, dotted
 from connectql.graph.limits import Limits
 from connectql.spec.loader import SPEC_LIMITS, check_text
+from connectql.spec.marks import yaml_marks
 from connectql.spec.templates import parse_template
 
 
@@ -147,8 +149,20 @@ class AppConfig(BaseModel):
     registry: RegistrySettings = RegistrySettings()
     hooks: list[str] = []
     connectors: list[ConnectorEntry] = []
+    links: list[Link] = []
+    """Joins between the connectors above (graph/joins.py)."""
     base_dir: Path = Path(".")
     """Directory that relative spec paths are resolved against (the config file's)."""
+    _file: str = PrivateAttr("connectql.yaml")
+    _marks: dict[tuple[str | int, ...], tuple[int, int]] = PrivateAttr(default_factory=dict)
+
+    def where(self, loc: tuple[str | int, ...]) -> str:
+        """`connectql.yaml:14:7 links[0].operation`: the file, line and column of a key."""
+        mark = next(
+            (self._marks[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in self._marks), None
+        )
+        at = f"{self._file}:{mark[0]}:{mark[1]}" if mark else self._file
+        return f"{at} {dotted(loc)}"
 
     def spec_path(self, entry: ConnectorEntry) -> Path:
         if entry.builtin is not None:
@@ -182,14 +196,26 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         raise ConfigError(f"{file}: a value is not valid YAML (quote it if it is text)") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: the top level must be a mapping")
+    # links' templates read `{parent.X}` when served, not the environment now
+    links = raw.pop("links", None)
     filled = fill_env(raw, os.environ if env is None else env, file.name, ())
+    if links is not None:
+        filled["links"] = links
+    marks = yaml_marks(text) if links is not None else {}
     try:
-        return AppConfig.model_validate({**filled, "base_dir": file.parent})
+        config = AppConfig.model_validate({**filled, "base_dir": file.parent})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{file}: {problems}") from None
+        problems = [(tuple(e["loc"]), e["msg"]) for e in exc.errors()]
+        if all(loc[:1] == ("links",) for loc, _ in problems):  # each at its line
+            located = AppConfig()
+            located._file, located._marks = str(file), marks
+            raise ConfigError(
+                "\n".join(f"{located.where(loc)}: {message}" for loc, message in problems)
+            ) from None
+        joined = "; ".join(f"{'.'.join(str(p) for p in loc)}: {m}" for loc, m in problems)
+        raise ConfigError(f"{file}: {joined}") from None
+    config._file, config._marks = str(file), marks
+    return config
 
 
 def fill_env(value: Any, env: Mapping[str, str], file: str, where: tuple[Any, ...]) -> Any:

@@ -9,7 +9,8 @@
     ├── ControlError         a management request cannot be carried out
     │   ├── NotFound         no such connector (or version)
     │   ├── Conflict         the name is taken, or the change would break clients
-    │   └── Forbidden        the caller's key does not allow this
+    │   ├── Forbidden        the caller's key does not allow this
+    │   └── LinkInvalid      a join between connectors does not fit them (each problem)
     └── ConnectorError       a call through a connector failed
         ├── UpstreamError    the upstream failed or answered badly (status, retryable)
         │   ├── UpstreamTimeout
@@ -109,6 +110,20 @@ class Conflict(ControlError):
 
 class Forbidden(ControlError):
     code = "FORBIDDEN"
+
+
+class LinkInvalid(ControlError):
+    """A link (a join between connectors) does not fit them: every problem, each with the
+    key of the link it is at (`operation`, `args.email`)."""
+
+    code = "LINK_INVALID"
+
+    def __init__(self, link: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.link = link
+        self.problems = list(problems)
+        super().__init__(
+            f"link {link}: " + "; ".join(f"{path}: {message}" for path, message in problems)
+        )
 
 
 class ConnectorError(ConnectqlError):

@@ -33,6 +33,7 @@ from connectql.connectors.egress import EgressPolicy, PolicyResolver
 from connectql.errors import ConfigError
 from connectql.graph.caches import query_caches
 from connectql.graph.compose import GRAPH_ROOTS, BuiltSchema, RootTypes, build_schema
+from connectql.graph.joins import Joins, JoinStatus, Link, check_link, plan_joins
 from connectql.graph.limits import Limits, limit_extensions
 from connectql.graph.types import ConnectorTypes
 from connectql.resolvers.downloads import DownloadStore
@@ -80,16 +81,26 @@ class Plan:
     of discarded connectors may be reused)."""
     breaking: list[SchemaChange] = field(default_factory=list)
     dangerous: list[SchemaChange] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    joins: Joins = field(default_factory=Joins)
 
 
-def _part(name: str, types: ConnectorTypes | None) -> GraphQLSchema:
-    """The slice of the schema one connector contributes (empty when it is absent)."""
+def _part(entries: Iterable[tuple[str, ConnectorTypes | None, bool]]) -> GraphQLSchema:
+    """The slice of the schema some connectors contribute: for each (name, types, served),
+    nothing when absent, only its types when not served but a join's target. One slice for
+    all of them: join fields reach other connectors' types, so separate slices could each
+    hold most of the schema."""
     query: dict[str, GraphQLField] = {}
     mutation: dict[str, GraphQLField] = {}
     named: list[GraphQLNamedType] = []
-    if types is not None:
-        query, mutation = types.root_fields()
-        named = types.all_named_types()
+    for _name, types, served in entries:
+        if types is None:
+            continue
+        if served:
+            own_query, own_mutation = types.root_fields()
+            query.update(own_query)
+            mutation.update(own_mutation)
+        named += types.all_named_types()
     return GraphQLSchema(
         query=GraphQLObjectType("Query", query),
         mutation=GraphQLObjectType("Mutation", mutation),
@@ -126,6 +137,12 @@ class Runtime:
         )
         self.resolvers = ConnectorResolvers(files=files)
         self._types_cache: dict[int, ConnectorTypes] = {}
+        self.links: list[Link] = []
+        """The joins between connectors (connectql.yaml's and the registry's)."""
+        self.joins = Joins()
+        """How `links` are served now: each one's status (graph/joins.py)."""
+        self.known: dict[str, Connector] = {}
+        """The last connector served under each name: a stopped join target's types."""
         self.version = 0
         self.started = False
         self._retiring: set[asyncio.Task[None]] = set()
@@ -144,7 +161,8 @@ class Runtime:
         for entry in config.connectors:
             if entry.enabled:
                 specs.append((load_spec(config.spec_path(entry)), entry.config))
-        runtime.set_connectors(specs)
+        check_config_links(config, {spec.name: spec for spec, _ in specs})
+        runtime.apply(runtime.prepare(specs, links=config.links))
         return runtime
 
     def use_roots(self, roots: RootTypes) -> None:
@@ -168,10 +186,12 @@ class Runtime:
         self,
         specs: Iterable[tuple[ConnectorSpec, Mapping[str, Any]]],
         restricted: Collection[str] = (),
+        links: Iterable[Link] | None = None,
     ) -> Plan:
         """Build connectors (reusing unchanged ones) and their schema; diff it with the live one.
 
         Connectors named in `restricted` connect only where the egress policy allows.
+        `links` are the joins to serve (default: the live ones).
         Raises ConfigError or SchemaBuildError; nothing live changes until `apply`.
         """
         connectors: dict[str, Connector] = {}
@@ -190,26 +210,38 @@ class Runtime:
                 connectors[spec.name] = Connector(
                     spec, config, clock=self.clock, hooks=self.hooks, resolver=resolver
                 )
-        live = {id(c) for c in connectors.values()}
+        wanted = list(self.links if links is None else links)
+        joins = plan_joins(wanted, connectors, {**self.known, **connectors})
+        live = {id(c) for c in [*connectors.values(), *joins.ghosts.values()]}
         cache = {k: v for k, v in self._types_cache.items() if k in live}
-        built = self._build(connectors, cache)
+        cache = joins.reusable(cache, connectors)
+        built = self._build(connectors, cache, joins)
         breaking: list[SchemaChange] = []
         dangerous: list[SchemaChange] = []
         # Only connectors that changed can change the schema: diff their parts, not all of it
         # (the whole schema of 100 connectors takes ~0.4 s to diff).
-        for name in sorted(set(self.connectors) | set(connectors)):
-            old_connector, new_connector = self.connectors.get(name), connectors.get(name)
-            if old_connector is new_connector:
+        old_ghosts, new_ghosts = self.joins.ghosts, joins.ghosts
+        before: list[tuple[str, ConnectorTypes | None, bool]] = []
+        after: list[tuple[str, ConnectorTypes | None, bool]] = []
+        for name in sorted({*self.connectors, *connectors, *old_ghosts, *new_ghosts}):
+            old_connector = self.connectors.get(name) or old_ghosts.get(name)
+            new_connector = connectors.get(name) or new_ghosts.get(name)
+            old_types = self._types_cache.get(id(old_connector)) if old_connector else None
+            new_types = cache.get(id(new_connector)) if new_connector else None
+            if old_types is new_types and (name in self.connectors) == (name in connectors):
                 continue
-            old = _part(name, self._types_cache.get(id(old_connector)) if old_connector else None)
-            new = _part(name, cache.get(id(new_connector)) if new_connector else None)
+            before.append((name, old_types, name in self.connectors))
+            after.append((name, new_types, name in connectors))
+        if before:
+            old, new = _part(before), _part(after)
             breaking += [
                 SchemaChange(c.type.name, c.description) for c in find_breaking_changes(old, new)
             ]
             dangerous += [
                 SchemaChange(c.type.name, c.description) for c in find_dangerous_changes(old, new)
             ]
-        return Plan(connectors, built, cache, breaking, dangerous)
+        breaking += [SchemaChange(kind, text) for kind, text in joins.changes(self.joins.statuses)]
+        return Plan(connectors, built, cache, breaking, dangerous, wanted, joins)
 
     def apply(self, plan: Plan) -> None:
         """Serve `plan` from the next request on; start new connectors, retire dropped ones."""
@@ -218,6 +250,9 @@ class Runtime:
         self.schema = plan.schema
         self.version += 1
         self._types_cache = plan.types_cache
+        _log_joins(self.joins.statuses, plan.joins.statuses)
+        self.links, self.joins = plan.links, plan.joins
+        self.known.update(plan.connectors)
         log.info("schema v%d live (built in %.1f ms)", self.version, plan.schema.build_ms)
         if not self.started:
             return
@@ -231,7 +266,10 @@ class Runtime:
                 task.add_done_callback(self._retiring.discard)
 
     def _build(
-        self, connectors: Mapping[str, Connector], cache: dict[int, ConnectorTypes]
+        self,
+        connectors: Mapping[str, Connector],
+        cache: dict[int, ConnectorTypes],
+        joins: Joins | None = None,
     ) -> BuiltSchema:
         return build_schema(
             list(connectors.values()),
@@ -240,7 +278,14 @@ class Runtime:
             extensions=[SafeErrors, *limit_extensions(self.limits), *query_caches(self.limits)],
             types_cache=cache,
             federation=self.federation,
+            joins=joins,
         )
+
+    def remember(self, spec: ConnectorSpec, config: Mapping[str, Any]) -> None:
+        """Know a connector that is not served (a stored, stopped one), so that joins to it
+        keep their fields typed by its spec; never started."""
+        if spec.name not in self.known:
+            self.known[spec.name] = Connector(spec, config, clock=self.clock, hooks=self.hooks)
 
     async def start(self) -> None:
         self.started = True
@@ -262,3 +307,24 @@ class Runtime:
     @property
     def ready(self) -> bool:
         return all(c.state == "running" for c in self.connectors.values())
+
+
+def _log_joins(before: Iterable[JoinStatus], after: Iterable[JoinStatus]) -> None:
+    """A warning for each link that newly can't be served as declared."""
+    seen = {(s.link.key, s.state, s.reason) for s in before}
+    for status in after:
+        if status.state != "active" and (status.link.key, status.state, status.reason) not in seen:
+            log.warning("join %s is %s: %s", status.link.name, status.state, status.reason)
+
+
+def check_config_links(config: AppConfig, specs: Mapping[str, ConnectorSpec]) -> None:
+    """connectql.yaml's links must fit its connectors: a ConfigError with every problem,
+    each at its file, line and key path, stops the server before it serves anything."""
+    problems: list[str] = []
+    taken: list[tuple[str, str]] = []
+    for index, link in enumerate(config.links):
+        for problem in check_link(link, specs, taken):
+            problems.append(f"{config.where(('links', index, *problem.loc))}: {problem.message}")
+        taken.append(link.key)
+    if problems:
+        raise ConfigError("\n".join(problems))

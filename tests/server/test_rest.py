@@ -141,7 +141,7 @@ def test_no_request_makes_a_server_error(live_server: str) -> None:
     # schemathesis' pytest plugin does not run under pytest 9 yet; drive its strategies here
     schema = schemathesis.openapi.from_url(f"{live_server}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 13  # the routes of the API this replaces, and /api/keys
+    assert len(operations) == 16  # the routes of the API this replaces, /api/keys, /api/links
 
     for operation in operations:
 

@@ -20,9 +20,12 @@ from strawberry.types import Info
 
 from connectql.connectors.connector import Connector
 from connectql.errors import ControlError, Forbidden, SpecErrors
+from connectql.errors import LinkInvalid as LinkInvalidError
+from connectql.graph.joins import Link
 
 if TYPE_CHECKING:
     from connectql.control.service import Change, ControlPlane
+    from connectql.graph.joins import JoinStatus
 
 SECRET_MASK = "********"  # noqa: S105 - what is shown instead of a secret
 
@@ -376,6 +379,10 @@ class Query:
     def connector(self, info: Ctx, name: str) -> ConnectorStatus | None:
         return _status(info, name)
 
+    @strawberry.field(description="Every join between connectors, and how it is served.")
+    def links(self, info: Ctx) -> list[LinkStatus]:
+        return _links(info)
+
     @strawberry.field(description="The live schema's version on this replica.")
     def schema_version(self, info: Ctx) -> int:
         return _control(info).runtime.version
@@ -384,6 +391,106 @@ class Query:
     def usage(self, info: Ctx, window_seconds: int = 3600) -> list[UsageRow]:
         rows = _control(info).usage.usage(max(60, window_seconds))
         return [UsageRow(**asdict(row)) for row in rows]
+
+
+# --- links: joins between connectors ---------------------------------------------------------
+
+
+@strawberry.enum(description="How a link is served on this replica.")
+class LinkState(enum.Enum):
+    ACTIVE = "active"
+    UNAVAILABLE = "unavailable"
+    """In the schema, but its connector is not running: the field answers
+    CONNECTOR_UNAVAILABLE."""
+    OMITTED = "omitted"
+    """Not in the schema (see `reason`)."""
+
+
+@strawberry.type(description="A join: a field of one connector's type resolved by another's.")
+class LinkStatus:
+    type: str = strawberry.field(description="The GraphQL type the field is on.")
+    field: str
+    connector: str = strawberry.field(description="The connector resolving it.")
+    operation: str
+    args: JSON
+    description: str | None
+    source: str = strawberry.field(description="`config` (connectql.yaml) or `registry`.")
+    state: LinkState = strawberry.field(description="On this replica.")
+    reason: str | None = strawberry.field(description="Why it is not active.")
+
+
+def _link_status(status: JoinStatus, source: str) -> LinkStatus:
+    link = status.link
+    return LinkStatus(
+        type=link.type,
+        field=link.field,
+        connector=link.connector,
+        operation=link.operation,
+        args=JSON(link.args),
+        description=link.description,
+        source=source,
+        state=LinkState(status.state),
+        reason=status.reason,
+    )
+
+
+def _links(info: Ctx) -> list[LinkStatus]:
+    return [_link_status(s, source) for s, source in _control(info).link_statuses()]
+
+
+@strawberry.input(description="A join: `type.field` resolved by `connector.operation`.")
+class LinkInput:
+    type: str = strawberry.field(description="A connector's GraphQL type, e.g. TrackerUser.")
+    field: str = strawberry.field(description="The new field's name.")
+    connector: str = strawberry.field(description="The connector resolving it.")
+    operation: str = strawberry.field(description="One of its query operations.")
+    args: JSON | None = strawberry.field(
+        default=None,
+        description="The operation's arguments: values, or `{parent.FIELD}` templates reading "
+        "the parent's GraphQL fields.",
+    )
+    description: str | None = None
+
+
+@strawberry.type(description="What a link change did, or would have done, to the schema.")
+class LinkChanged:
+    link: LinkStatus | None
+    applied: bool = strawberry.field(
+        description="False when breaking changes were refused (pass force: true to apply)."
+    )
+    schema_version: int
+    breaking_changes: list[SchemaChangeView]
+    dangerous_changes: list[SchemaChangeView]
+
+
+@strawberry.type(name="LinkProblem", description="One problem of a link, at one of its keys.")
+class LinkProblemView:
+    message: str
+    path: str = strawberry.field(description="The key of the link: `operation`, `args.email`.")
+
+
+@strawberry.type(description="The link does not fit the running connectors; nothing changed.")
+class LinkInvalid:
+    name: str = strawberry.field(description="The link, as TYPE.FIELD.")
+    errors: list[LinkProblemView]
+
+
+LinkResult = Annotated[LinkChanged | LinkInvalid, strawberry.union("LinkResult")]
+
+
+def _link_changed(info: Ctx, change: Change, key: tuple[str, str]) -> LinkChanged:
+    found = next((s for s in _links(info) if (s.type, s.field) == key), None)
+    return LinkChanged(
+        link=found,
+        applied=change.applied,
+        schema_version=change.schema_version,
+        breaking_changes=[
+            SchemaChangeView(type=c.type, description=c.description) for c in change.breaking
+        ],
+        dangerous_changes=[
+            SchemaChangeView(type=c.type, description=c.description) for c in change.dangerous
+        ],
+    )
 
 
 def _spec_result(exc: SpecErrors) -> SpecInvalid:
@@ -454,6 +561,36 @@ class Mutation:
         except SpecErrors as exc:
             return _spec_result(exc)
         return _changed(info, change)
+
+    @strawberry.mutation(
+        description="Join connectors: add a field to one connector's type, resolved by "
+        "another connector's operation (kept in the registry)."
+    )
+    async def create_link(self, info: Ctx, link: LinkInput, force: bool = False) -> LinkResult:
+        control = _admin(info)
+        try:
+            made = Link(
+                type=link.type,
+                field=link.field,
+                connector=link.connector,
+                operation=link.operation,
+                args=_mapping(link.args),
+                description=link.description,
+            )
+            change = await control.create_link(made, force=force)
+        except LinkInvalidError as exc:
+            return LinkInvalid(
+                name=exc.link,
+                errors=[LinkProblemView(message=m, path=p) for p, m in exc.problems],
+            )
+        return _link_changed(info, change, made.key)
+
+    @strawberry.mutation(description="Remove a registry link's field (breaking: needs force).")
+    async def delete_link(
+        self, info: Ctx, type: str, field: str, force: bool = False
+    ) -> LinkChanged:
+        change = await _admin(info).delete_link(type, field, force=force)
+        return _link_changed(info, change, (type, field))
 
     @strawberry.mutation(description="Call one operation once and return a request trace.")
     async def test_connector(

@@ -18,6 +18,7 @@ COMMANDS = {
     "new": ("connectql.cli.builder", "new_command", "Start a spec from a template."),
     "connectors": ("connectql.cli.manage", "connectors", "Manage a running server's connectors."),
     "keys": ("connectql.cli.manage", "keys", "Manage a running server's API keys."),
+    "links": ("connectql.cli.manage", "links", "Manage a running server's joins."),
 }
 
 

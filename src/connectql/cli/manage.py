@@ -137,6 +137,75 @@ def revoke_key(client: ManagementClient, name: str) -> None:
     click.echo(f"revoked {name}")
 
 
+# --- links: joins between connectors ---------------------------------------------------
+
+
+@click.group()
+@SERVER_OPTION
+@KEY_OPTION
+@click.pass_context
+def links(ctx: click.Context, server: str, key: str | None) -> None:
+    """Join connectors: fields of one connector's types resolved by another connector."""
+    ctx.obj = ManagementClient(server, key)
+
+
+@links.command("list")
+@click.pass_obj
+def list_links(client: ManagementClient) -> None:
+    """One line per link: its field, what resolves it, where it comes from, its state."""
+    rows = [
+        (
+            f"{item['type']}.{item['field']}",
+            f"{item['connector']}.{item['operation']}",
+            item["source"],
+            item["state"],
+            item.get("reason") or "-",
+        )
+        for item in client.call("GET", "/links")
+    ]
+    _table(("FIELD", "RESOLVED BY", "SOURCE", "STATE", "REASON"), rows)
+
+
+@links.command("create")
+@click.argument("field", metavar="TYPE.FIELD")
+@click.argument("operation", metavar="CONNECTOR.OPERATION")
+@click.option("--arg", "args", multiple=True, metavar="NAME=VALUE", help="An argument.")
+@click.option("--description", help="The field's description.")
+@click.pass_obj
+def create_link(
+    client: ManagementClient,
+    field: str,
+    operation: str,
+    args: tuple[str, ...],
+    description: str | None,
+) -> None:
+    """Add TYPE.FIELD, resolved by CONNECTOR.OPERATION with the arguments given."""
+    type_, _, name = field.partition(".")
+    connector, _, op = operation.partition(".")
+    body = {
+        "type": type_,
+        "field": name,
+        "connector": connector,
+        "operation": op,
+        "args": dict(pair(a) for a in args),
+        "description": description,
+    }
+    result = client.call("POST", "/links", body)
+    click.echo(f"created {result['link_id']} (schema v{result['schema_version']})")
+
+
+@links.command("delete")
+@click.argument("field", metavar="TYPE.FIELD")
+@click.option("--force", is_flag=True, help="Apply even if the schema change is breaking.")
+@click.pass_obj
+def delete_link(client: ManagementClient, field: str, force: bool) -> None:
+    """Remove a registry link and its field."""
+    type_, _, name = field.partition(".")
+    flag = "true" if force else "false"
+    result = client.call("DELETE", f"/links/{type_}/{name}?force={flag}")
+    click.echo(f"deleted {result['link_id']} (schema v{result['schema_version']})")
+
+
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     """Aligned columns with a header, for people; `cut -f` still works (tab-separated)."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
@@ -181,6 +250,8 @@ def _describe(exc: urllib.error.HTTPError) -> str:
     lines = [f"{body.get('code', exc.code)}: {body.get('message', '')}"]
     lines += [
         f"  {p.get('file')}:{p.get('line')}:{p.get('column')} {p.get('path')}: {p['message']}"
+        if p.get("file")
+        else f"  {p.get('path')}: {p['message']}"
         for p in body.get("problems", [])
     ]
     return "\n".join(lines)

@@ -29,11 +29,13 @@ from connectql.errors import (
     ConnectorError,
     ConnectqlError,
     ControlError,
+    LinkInvalid,
     NotFound,
 )
 from connectql.events import REGISTRY, SCHEMA, EventBus, LocalBus
 from connectql.events.bus import RECONNECTED
-from connectql.registry import RUNNING, Registry, StoredConnector
+from connectql.graph.joins import JoinStatus, Link, LinkProblem, check_link
+from connectql.registry import RUNNING, Registry, StoredConnector, StoredLink
 from connectql.registry import STOPPED as STATE_STOPPED
 from connectql.runtime import Plan, Runtime, SchemaChange
 from connectql.spec.loader import load_spec_text
@@ -86,11 +88,16 @@ class ControlPlane:
         """Connectors from connectql.yaml (or added in code): served, not managed here."""
         self._static_config: dict[str, Mapping[str, Any]] = {}
         self.stored: dict[str, StoredConnector] = {}
+        self.static_links: list[Link] = []
+        """Links from connectql.yaml: served, not managed here."""
+        self.stored_links: list[Link] = []
+        """Links kept in the registry."""
         self._lock = asyncio.Lock()
         self._follower: asyncio.Task[None] | None = None
         self.reconcile_seconds = reconcile_seconds
-        self._seen: int | None = None
-        """The registry's connector change count when `stored` was last read from it."""
+        self._seen: tuple[int, int] | None = None
+        """The registry's connector and link change counts when `stored` (and
+        `stored_links`) were last read from it."""
 
     # --- lifecycle of the plane ---------------------------------------------------------------
 
@@ -98,6 +105,7 @@ class ControlPlane:
         """Adopt the runtime's connectors as static, then add the registry's running ones."""
         self.static = {name: c.spec for name, c in self.runtime.connectors.items()}
         self._static_config = {name: c.config for name, c in self.runtime.connectors.items()}
+        self.static_links = list(self.runtime.links)
         await self.bus.start()
         if self.registry is not None:
             await self.registry.start()
@@ -141,17 +149,25 @@ class ControlPlane:
         """Serve what the registry holds if it changed since we last read it (under the
         lock). Costs one small query when it has not."""
         assert self.registry is not None
-        seen = (await self.registry.changes()).connectors
+        counts = await self.registry.changes()
+        seen = (counts.connectors, counts.links)
         if seen == self._seen and not force:
             return None
         stored = {s.name: s for s in await self.registry.all()}
+        links = [_link(s) for s in await self.registry.links()]
         self._seen = seen  # counted before reading: a change in between is caught next time
-        if stored == self.stored and not force:  # our own writes, served already
-            return None
-        return self._reload(stored)
+        if stored == self.stored and links == self.stored_links and not force:
+            return None  # our own writes, served already
+        return self._reload(stored, links)
 
-    def _reload(self, stored: dict[str, StoredConnector]) -> Change:
-        """Serve exactly `stored`, the registry's connectors (and the static connectors)."""
+    def _reload(
+        self, stored: dict[str, StoredConnector], links: list[Link] | None = None
+    ) -> Change:
+        """Serve exactly `stored`, the registry's connectors (and the static connectors), and
+        `links` (default: the stored links as they are)."""
+        if links is not None:
+            self.stored_links = links
+        self._remember_targets(stored)
         specs: list[tuple[ConnectorSpec, Mapping[str, Any]]] = [
             (spec, self._static_config[name]) for name, spec in self.static.items()
         ]
@@ -166,7 +182,7 @@ class ControlPlane:
             except ConnectqlError as exc:  # reported; the others still start
                 log.error("connector %s v%d cannot run: %s", item.name, item.version, exc)
                 self.health.set(item.name, DOWN, f"cannot run: {exc}")
-        plan = self.runtime.prepare(specs, restricted=set(stored))
+        plan = self.runtime.prepare(specs, restricted=set(stored), links=self.links())
         self.stored = stored
         self.runtime.apply(plan)
         self._watch_all()
@@ -191,6 +207,18 @@ class ControlPlane:
             return self._parse(stored.spec_text, stored.spec_format, stored.name, stored.version)
         except ConnectqlError:
             return None
+
+    def links(self) -> list[Link]:
+        """Every link: connectql.yaml's, then the registry's."""
+        return [*self.static_links, *self.stored_links]
+
+    def link_statuses(self) -> list[tuple[JoinStatus, str]]:
+        """How each link is served on this replica, and where it is from (config|registry)."""
+        static = {link.key for link in self.static_links}
+        return [
+            (status, "config" if status.link.key in static else "registry")
+            for status in self.runtime.joins.statuses
+        ]
 
     def names(self) -> list[str]:
         return sorted({*self.static, *self.stored})
@@ -390,6 +418,70 @@ class ControlPlane:
         await self._announce(change)
         return change
 
+    async def create_link(self, link: Link, *, force: bool = False) -> Change:
+        """Store a link and serve its field; LinkInvalid with every problem if it does not
+        fit the running connectors."""
+        registry = self._registry()
+        async with self._lock:
+            if any(known.key == link.key for known in self.static_links):
+                raise Conflict(f"link {link.name} is defined in connectql.yaml; change it there")
+            if any(known.key == link.key for known in self.stored_links):
+                raise Conflict(f"a link {link.name} already exists; delete it first")
+            problems = self._link_problems(link)
+            if problems:
+                raise LinkInvalid(link.name, [(p.path, p.message) for p in problems])
+            plan = self._plan(links=[*self.links(), link])
+            if plan.breaking and not force:
+                return self._change(link.name, plan, applied=False)
+            await registry.create_link(
+                link.type, link.field, link.connector, link.operation, link.args, link.description
+            )
+            self.stored_links = [*self.stored_links, link]
+            change = self._apply(link.name, plan)
+        await self._announce(change)
+        return change
+
+    async def delete_link(self, type: str, field: str, *, force: bool = False) -> Change:
+        """Stop serving a stored link's field and forget it (breaking: needs force)."""
+        registry = self._registry()
+        name = f"{type}.{field}"
+        async with self._lock:
+            if any(known.key == (type, field) for known in self.static_links):
+                raise ControlError(f"link {name} is defined in connectql.yaml; change it there")
+            if not any(known.key == (type, field) for known in self.stored_links):
+                raise NotFound(f"no link {name}")
+            remaining = [known for known in self.links() if known.key != (type, field)]
+            plan = self._plan(links=remaining)
+            if plan.breaking and not force:
+                return self._change(name, plan, applied=False)
+            await registry.delete_link(type, field)
+            self.stored_links = [known for known in self.stored_links if known.key != (type, field)]
+            change = self._apply(name, plan)
+        await self._announce(change)
+        return change
+
+    def _link_problems(self, link: Link) -> list[LinkProblem]:
+        served = self.runtime.connectors
+        if link.connector not in served and link.connector in self.stored:
+            message = f"connector {link.connector} is stopped; start it first"
+            return [LinkProblem(("connector",), message)]
+        specs = {name: c.spec for name, c in served.items()}
+        return check_link(link, specs, [known.key for known in self.links()])
+
+    def _remember_targets(self, stored: Mapping[str, StoredConnector]) -> None:
+        """Stopped stored connectors that links join to are known by their spec, so those
+        join fields keep their types (answering CONNECTOR_UNAVAILABLE) after a restart."""
+        targets = {link.connector for link in self.links()}
+        for name in targets - set(self.runtime.known):
+            item = stored.get(name)
+            if item is None or item.desired_state == RUNNING:
+                continue
+            try:
+                spec = self._parse(item.spec_text, item.spec_format, item.name, item.version)
+                self.runtime.remember(spec, self._config_for(spec, item.config))
+            except ConnectqlError as exc:
+                log.warning("connector %s, joined to, cannot be read: %s", name, exc)
+
     async def test(
         self, name: str, operation: str, args: Mapping[str, Any] | None = None
     ) -> TestOutcome:
@@ -447,6 +539,7 @@ class ControlPlane:
         *,
         add: tuple[ConnectorSpec, Mapping[str, Any]] | None = None,
         remove: str | None = None,
+        links: list[Link] | None = None,
     ) -> Plan:
         specs: list[tuple[ConnectorSpec, Mapping[str, Any]]] = [
             (c.spec, c.config)
@@ -456,7 +549,7 @@ class ControlPlane:
         if add is not None:
             specs.append(add)
         managed = set(self.stored) | ({add[0].name} if add is not None else set())
-        return self.runtime.prepare(specs, restricted=managed - set(self.static))
+        return self.runtime.prepare(specs, restricted=managed - set(self.static), links=links)
 
     async def _check_egress(self, plan: Plan | None, name: str) -> None:
         """A clear refusal up front; the connector's resolver enforces it on every connect."""
@@ -487,6 +580,17 @@ class ControlPlane:
         """schema.changed is about this replica's schema: delivered here only."""
         if change.applied:
             self.bus.deliver_local(SCHEMA, {**asdict(change), "origin": self.bus.origin})
+
+
+def _link(stored: StoredLink) -> Link:
+    return Link(
+        type=stored.type,
+        field=stored.field,
+        connector=stored.connector,
+        operation=stored.operation,
+        args=stored.args,
+        description=stored.description,
+    )
 
 
 def resolve_keys(spec: ConnectorSpec, config: Mapping[str, Any]) -> None:

@@ -30,6 +30,7 @@ from strawberry.types.scalar import ScalarDefinition
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
 from connectql.graph.federation import DIRECTIVES, Subgraph
+from connectql.graph.joins import Joins
 from connectql.graph.roots import RootFields
 from connectql.graph.types import ConnectorTypes, GraphQLJSON, ResolverFactory
 from connectql.resolvers.errors import ShapingExecutor, log_errors
@@ -94,9 +95,10 @@ def build_schema(
     extensions: Iterable[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
     types_cache: dict[int, ConnectorTypes] | None = None,
     federation: bool = False,
+    joins: Joins | None = None,
 ) -> BuiltSchema:
-    """One schema from the static `roots` and `connectors`, in name order; with
-    `federation`, also an Apollo Federation v2 subgraph (graph/federation.py)."""
+    """One schema from the static `roots` and `connectors`, in name order, with `joins`;
+    with `federation`, also an Apollo Federation v2 subgraph (graph/federation.py)."""
     started = time.perf_counter()
     static = _Schema(
         query=roots.query,
@@ -116,12 +118,18 @@ def build_schema(
     for connector in sorted(connectors, key=lambda c: c.name):
         types = types_cache.get(id(connector)) if types_cache is not None else None
         if types is None:
-            types = ConnectorTypes(connector, resolvers)
+            types = ConnectorTypes(
+                connector, resolvers, *(joins.of(connector.name) if joins else ())
+            )
             if types_cache is not None:
                 types_cache[id(connector)] = types
         roots_fields.add(types)
         named.extend(types.all_named_types())
         parts.append(types)
+        if joins is not None:
+            joins.types[connector.name] = types
+    if joins is not None:
+        named.extend(_ghost_types(joins, resolvers, types_cache))
     roots_fields.check()
     query_fields, mutation_fields = roots_fields.query, roots_fields.mutation
     directives = list(base.directives)
@@ -155,3 +163,20 @@ def build_schema(
         )
     static._schema = schema
     return BuiltSchema(static, (time.perf_counter() - started) * 1000)
+
+
+def _ghost_types(
+    joins: Joins, resolvers: ResolverFactory, types_cache: dict[int, ConnectorTypes] | None
+) -> list[GraphQLNamedType]:
+    """The types of join targets that stopped (from their last known spec), without their
+    namespace fields: the join fields typed by them stay as they were."""
+    named: list[GraphQLNamedType] = []
+    for name, ghost in sorted(joins.ghosts.items()):
+        types = types_cache.get(id(ghost)) if types_cache is not None else None
+        if types is None:
+            types = ConnectorTypes(ghost, resolvers)
+            if types_cache is not None:
+                types_cache[id(ghost)] = types
+        joins.types[name] = types
+        named.extend(types.all_named_types())
+    return named

@@ -8,7 +8,7 @@ shapes types and never calls an upstream.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
 from weakref import WeakKeyDictionary
 
@@ -287,8 +287,18 @@ def _guarded(field: GraphQLField, guard: GraphQLFieldResolver) -> GraphQLField:
 class ConnectorTypes:
     """The GraphQL types of one connector: its namespace query and mutation objects."""
 
-    def __init__(self, connector: Connector, resolvers: ResolverFactory) -> None:
+    def __init__(
+        self,
+        connector: Connector,
+        resolvers: ResolverFactory,
+        joins: Mapping[str, Mapping[str, Callable[[], GraphQLField]]] | None = None,
+        joins_key: Any = (),
+    ) -> None:
         self.connector = connector
+        self.joins = joins or {}
+        """Fields other connectors resolve, by spec type and field name (graph/joins.py)."""
+        self.joins_key = joins_key
+        """What `joins` were built from: the types are rebuilt when it changes."""
         self.spec = connector.spec
         self.prefix = type_prefix(connector.name)
         self._resolvers = resolvers
@@ -361,9 +371,13 @@ class ConnectorTypes:
         if isinstance(spec, UnionType):
             return self._union(full, spec)
         assert isinstance(spec, ObjectType)
+        joined = self.joins.get(name, {})
         return GraphQLObjectType(
             full,
-            lambda: {fname: self._object_field(fname, f) for fname, f in spec.fields.items()},
+            lambda: {
+                **{fname: self._object_field(fname, f) for fname, f in spec.fields.items()},
+                **{fname: make() for fname, make in joined.items()},
+            },
             description=spec.description,
             extensions=self._marks,
         )
@@ -405,6 +419,22 @@ class ConnectorTypes:
             description=f.description,
             deprecation_reason=f.deprecated,
         )
+
+    def linked_field(self, link: Resolve, description: str | None = None) -> GraphQLField:
+        """A field of another connector's type resolved by one of this connector's
+        operations (a join), built as a local link to that operation is."""
+        op = self.spec.operations[link.operation]
+        if op.is_paginated:
+            made = self._connection_field(link.operation, op, link)
+        else:
+            made = GraphQLField(
+                self.output(op.response.type),
+                resolve=self._resolvers.link(self.connector, link),
+                description=op.description,
+            )
+        if description:
+            made.description = description
+        return made
 
     # --- operations --------------------------------------------------------------------
 

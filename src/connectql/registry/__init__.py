@@ -7,6 +7,7 @@ from connectql.registry.store import (
     Registry,
     StoredConnector,
     StoredKey,
+    StoredLink,
     StoredVersion,
     database_url,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "SecretBox",
     "StoredConnector",
     "StoredKey",
+    "StoredLink",
     "StoredVersion",
     "database_url",
 ]

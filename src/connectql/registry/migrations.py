@@ -33,7 +33,13 @@ def _v2_change_counts(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_change_counts]
+def _v3_links(conn: Connection) -> None:
+    """Joins between connectors, with their own write counter."""
+    tables.metadata.create_all(conn, tables=[tables.links])
+    conn.execute(tables.change_counts.insert(), [{"scope": "links", "changes": 0}])
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_change_counts, _v3_links]
 
 
 async def migrate(engine: AsyncEngine) -> int:

@@ -29,6 +29,7 @@ from connectql.registry.secrets import SecretBox
 
 RUNNING, STOPPED = "running", "stopped"
 CONNECTORS, API_KEYS = "connectors", "api_keys"
+LINKS = "links"
 """The scopes of `change_counts`."""
 
 
@@ -60,11 +61,25 @@ class StoredKey:
 
 
 @dataclass(frozen=True)
+class StoredLink:
+    """A join between connectors kept in the registry (see connectql.graph.joins.Link)."""
+
+    type: str
+    field: str
+    connector: str
+    operation: str
+    args: dict[str, Any]
+    description: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class Changes:
     """How many writes each scope of the registry has had."""
 
     connectors: int
     api_keys: int
+    links: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,7 +172,9 @@ class Registry:
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(t.c.scope, t.c.changes))
             counts = {row.scope: row.changes for row in rows}
-        return Changes(connectors=counts[CONNECTORS], api_keys=counts[API_KEYS])
+        return Changes(
+            connectors=counts[CONNECTORS], api_keys=counts[API_KEYS], links=counts.get(LINKS, 0)
+        )
 
     # --- writes (one transaction each) --------------------------------------------------------
 
@@ -297,6 +314,69 @@ class Registry:
                 tables.connectors.delete().where(tables.connectors.c.id == stored.id)
             )
             await self._count(conn, CONNECTORS)
+
+    # --- links ---------------------------------------------------------------------------
+
+    async def links(self) -> list[StoredLink]:
+        """Every stored link, oldest first."""
+        t = tables.links.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(
+                    t.type, t.field, t.connector, t.operation, t.args, t.description, t.created_at
+                ).order_by(t.created_at, t.type, t.field)
+            )
+            return [
+                StoredLink(
+                    row.type,
+                    row.field,
+                    row.connector,
+                    row.operation,
+                    orjson.loads(row.args),
+                    row.description,
+                    _aware(row.created_at),
+                )
+                for row in rows
+            ]
+
+    async def create_link(
+        self,
+        type: str,
+        field: str,
+        connector: str,
+        operation: str,
+        args: Mapping[str, Any],
+        description: str | None,
+    ) -> StoredLink:
+        now = _now()
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    tables.links.insert().values(
+                        id=uuid.uuid4().hex,
+                        type=type,
+                        field=field,
+                        connector=connector,
+                        operation=operation,
+                        args=orjson.dumps(dict(args), option=orjson.OPT_SORT_KEYS).decode(),
+                        description=description,
+                        created_at=now,
+                    )
+                )
+                await self._count(conn, LINKS)
+        except IntegrityError:
+            raise Conflict(f"a link {type}.{field} already exists") from None
+        return StoredLink(type, field, connector, operation, dict(args), description, now)
+
+    async def delete_link(self, type: str, field: str) -> None:
+        t = tables.links.c
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                tables.links.delete().where((t.type == type) & (t.field == field))
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"no link {type}.{field} in the registry")
+            await self._count(conn, LINKS)
 
     # --- API keys ------------------------------------------------------------------------
 

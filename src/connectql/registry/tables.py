@@ -70,3 +70,18 @@ change_counts = Table(
     Column("scope", String(32), primary_key=True, comment="connectors or api_keys"),
     Column("changes", BigInteger, nullable=False, comment="writes so far (see store.py)"),
 )
+
+links = Table(
+    "links",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("type", String(128), nullable=False, comment="the GraphQL type the field is on"),
+    Column("field", String(128), nullable=False),
+    Column("connector", String(64), nullable=False, comment="the target connector"),
+    Column("operation", String(128), nullable=False),
+    Column("args", Text, nullable=False, comment="the operation's arguments as JSON"),
+    Column("description", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("type", "field"),
+)
+"""Joins between connectors created at run time (graph/joins.py)."""

@@ -29,10 +29,12 @@ from connectql.errors import (
     ConnectqlError,
     ControlError,
     Forbidden,
+    LinkInvalid,
     NotFound,
     SpecErrors,
 )
 from connectql.registry import StoredKey
+from connectql.server.rest_links import install_links
 
 
 class Problem(BaseModel):
@@ -160,7 +162,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _status_of(exc: ConnectqlError) -> int:
-    if isinstance(exc, SpecErrors | legacy.InvalidBody):
+    if isinstance(exc, SpecErrors | legacy.InvalidBody | LinkInvalid):
         return 422
     if isinstance(exc, NotFound):
         return 404
@@ -346,6 +348,7 @@ def install(app: FastAPI, control: ControlPlane, access: AccessControl, keys: Ke
         return Response(status_code=204)
 
     app.include_router(key_router)
+    install_links(app, control, Reader, Admin, ERRORS)
 
     @app.exception_handler(ConnectqlError)
     async def control_error(request: Request, exc: ConnectqlError) -> JSONResponse:
@@ -361,6 +364,8 @@ def install(app: FastAPI, control: ControlPlane, access: AccessControl, keys: Ke
                 )
                 for e in exc.errors
             ]
+        if isinstance(exc, LinkInvalid):
+            problems = [Problem(message=message, path=path) for path, message in exc.problems]
         message = exc.message if isinstance(exc, SpecErrors) else str(exc)
         code = exc.code
         status = _status_of(exc)
