@@ -48,15 +48,14 @@ from graphql import (
     ObjectTypeDefinitionNode,
     SchemaExtensionNode,
     StringValueNode,
-    ValueNode,
     get_named_type,
     is_specified_scalar_type,
     parse,
     print_ast,
     print_type,
-    value_from_ast_untyped,
 )
 
+from connectql.graph.scalars import passthrough_scalar
 from connectql.graph.types import ConnectorTypes, ResolverFactory
 from connectql.resolvers.entities import Entity
 from connectql.spec.entities import key_fields, lookup_of
@@ -67,20 +66,8 @@ IMPORTS = ("@key", "@shareable")
 """What the sdl imports from the federation spec (@link itself needs no import)."""
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _literal(node: ValueNode, variables: Any = None) -> Any:
-    return value_from_ast_untyped(node, variables)
-
-
-GraphQLAny = GraphQLScalarType(
-    "_Any",
-    description="An entity representation: its `__typename` and key fields.",
-    serialize=_identity,
-    parse_value=_identity,
-    parse_literal=_literal,
+GraphQLAny = passthrough_scalar(
+    "_Any", "An entity representation: its `__typename` and key fields."
 )
 GraphQLFieldSet = GraphQLScalarType("FieldSet", description="Fields of an entity's key.")
 GraphQLLinkImport = GraphQLScalarType("link__Import", description="What @link imports.")

@@ -13,7 +13,14 @@ import re
 from math import isfinite
 from typing import Any
 
-from graphql import GraphQLError, GraphQLScalarType, IntValueNode, StringValueNode, ValueNode
+from graphql import (
+    GraphQLError,
+    GraphQLScalarType,
+    IntValueNode,
+    StringValueNode,
+    ValueNode,
+    value_from_ast_untyped,
+)
 
 LONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1
@@ -65,3 +72,22 @@ GraphQLLong = GraphQLScalarType(
     coerce_input_literal=_literal,
     value_to_literal=_to_literal,
 )
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _any_literal(node: ValueNode, variables: Any = None) -> Any:
+    return value_from_ast_untyped(node, variables)
+
+
+def passthrough_scalar(name: str, description: str) -> GraphQLScalarType:
+    """A scalar whose values pass as they are, any JSON (`JSON`, federation's `_Any`)."""
+    return GraphQLScalarType(
+        name,
+        description=description,
+        serialize=_identity,
+        parse_value=_identity,
+        parse_literal=_any_literal,
+    )

@@ -40,12 +40,11 @@ from graphql import (
     get_named_type,
     is_specified_scalar_type,
     print_type,
-    value_from_ast_untyped,
 )
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
-from connectql.graph.scalars import GraphQLLong
+from connectql.graph.scalars import GraphQLLong, passthrough_scalar
 from connectql.resolvers.entities import Entity, EntityResolvers
 from connectql.resolvers.errors import bad_value
 from connectql.spec.exposure import hidden_only_types
@@ -66,21 +65,7 @@ from connectql.spec.typeref import BINARY, FILE_INPUT, TypeRef, parse_type_ref
 Info = GraphQLResolveInfo[Any]
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _json_literal(node: Any, variables: Any = None) -> Any:
-    return value_from_ast_untyped(node, variables)
-
-
-GraphQLJSON = GraphQLScalarType(
-    "JSON",
-    description="Any JSON value, passed through as the upstream sent it.",
-    serialize=_identity,
-    parse_value=_identity,
-    parse_literal=_json_literal,
-)
+GraphQLJSON = passthrough_scalar("JSON", "Any JSON value, passed through as the upstream sent it.")
 
 BUILTIN_TYPES: dict[str, GraphQLScalarType] = {
     "String": GraphQLString,

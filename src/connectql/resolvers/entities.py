@@ -28,7 +28,7 @@ from graphql import (
 
 from connectql.connectors.connector import Connector
 from connectql.errors import ConnectorError
-from connectql.resolvers.loaders import Loaders
+from connectql.resolvers.loaders import Loaders, request_loaders
 from connectql.spec.models import Resolve
 from connectql.spec.templates import parse_template, render_value
 from connectql.spec.typeref import parse_type_ref
@@ -61,16 +61,6 @@ def _bad_input(message: str, entity: Entity | None = None) -> ConnectorError:
         operation=entity.lookup.operation if entity and entity.lookup else None,
         code="BAD_USER_INPUT",
     )
-
-
-def _loaders(info: Info) -> Loaders:
-    """The request's dataloaders (as `resolvers/fields.py` finds them)."""
-    context = info.context
-    loaders = getattr(context, "loaders", None)
-    if loaders is None and isinstance(context, dict):
-        loaders = context.setdefault("loaders", Loaders())
-    assert isinstance(loaders, Loaders), "the GraphQL context carries no Loaders"
-    return loaders
 
 
 class _Lookup:
@@ -142,7 +132,7 @@ def entity_resolvers(entities: Mapping[str, Entity]) -> EntityResolvers:
         return found
 
     async def resolve(parent: Any, info: Info, representations: Sequence[Any]) -> list[Any]:
-        loaders = _loaders(info)
+        loaders = request_loaders(info.context)
         results: list[Any] = [None] * len(representations)
         pending: list[tuple[int, str, Any]] = []
         for i, representation in enumerate(representations):
@@ -165,7 +155,7 @@ def entity_resolvers(entities: Mapping[str, Entity]) -> EntityResolvers:
         return results
 
     def resolve_type(value: Any, info: Info, abstract: GraphQLAbstractType) -> str | None:
-        note = looked_up.get(_loaders(info)) or {}
+        note = looked_up.get(request_loaders(info.context)) or {}
         found = note.get(id(value))
         return found[1] if found is not None else None
 

@@ -24,7 +24,7 @@ from connectql.errors import ConnectorError, Forbidden
 from connectql.resolvers.cursors import Cursors, cursor_scope
 from connectql.resolvers.entities import Entity, EntityResolvers, entity_resolvers
 from connectql.resolvers.files import Files, file_args
-from connectql.resolvers.loaders import Loaders
+from connectql.resolvers.loaders import Loaders, request_loaders
 from connectql.spec.models import ObjectType, Resolve
 from connectql.spec.templates import Placeholder, parse_template, render_value
 from connectql.spec.typeref import parse_type_ref
@@ -54,13 +54,9 @@ class RequestContext:
             self.loaders.caller = self.caller
 
 
-def _loaders(info: Info) -> Loaders:
-    context = info.context
-    loaders = getattr(context, "loaders", None)
-    if loaders is None and isinstance(context, dict):
-        loaders = context.setdefault("loaders", Loaders())
-    assert isinstance(loaders, Loaders), "the GraphQL context carries no Loaders"
-    return loaders
+def _caller(info: Info) -> Caller | None:
+    """Whose request this is, for connectors that forward caller headers."""
+    return request_loaders(info.context).caller
 
 
 def _bad_input(connector: Connector, op_name: str, message: str) -> ConnectorError:
@@ -93,7 +89,7 @@ class ConnectorResolvers:
             async def mutate(parent: Any, info: Info, **args: Any) -> Any:
                 if uploads:
                     args = await files.read_args(connector, op_name, args, uploads)
-                return await connector.execute(op_name, args, caller=_loaders(info).caller)
+                return await connector.execute(op_name, args, caller=_caller(info))
 
             return mutate
 
@@ -101,7 +97,7 @@ class ConnectorResolvers:
         item_links = _item_links(connector, op.response.type) if returns_list else {}
 
         async def query(parent: Any, info: Info, **args: Any) -> Any:
-            result = await _loaders(info).load(connector, op_name, args)
+            result = await request_loaders(info.context).load(connector, op_name, args)
             if item_links and isinstance(result, list):
                 await _prefetch(info, item_links, result, ((),))
             return result
@@ -121,7 +117,7 @@ class ConnectorResolvers:
             args = compiled.args_for(parent, given)
             if args is None:
                 return compiled.nothing
-            return _now_or_later(_loaders(info).get(connector, link.operation), args)
+            return _now_or_later(request_loaders(info.context).get(connector, link.operation), args)
 
         return resolve
 
@@ -165,7 +161,7 @@ class ConnectorResolvers:
             has_next = False
             while len(edges) < wanted:
                 page = await connector.fetch_page(
-                    op_name, args, state, wanted - len(edges) + skip, caller=_loaders(info).caller
+                    op_name, args, state, wanted - len(edges) + skip, caller=_caller(info)
                 )
                 cursor = cursors.page(scope, state)
                 for index in range(skip, len(page.records)):
@@ -212,9 +208,7 @@ class ConnectorResolvers:
                     connector, op_name, f"first must be between 0 and {max_items}, got {wanted}"
                 )
             args = linked_args(connector, link, parent, given)
-            records = await connector.fetch_records(
-                op_name, args, wanted, caller=_loaders(info).caller
-            )
+            records = await connector.fetch_records(op_name, args, wanted, caller=_caller(info))
             if item_links:
                 await _prefetch(info, item_links, records, ((),))
             return records
@@ -322,7 +316,7 @@ async def _prefetch(
         for path in paths:
             selected |= _selected_names(node.selection_set, path, info.fragments)
     pending = []
-    loaders = _loaders(info)
+    loaders = request_loaders(info.context)
     for name in selected & links.keys():
         link = links[name]
         loader = loaders.get(link.connector, link.operation)

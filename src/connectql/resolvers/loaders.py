@@ -54,6 +54,16 @@ class Loaders:
         return await self.get(connector, op_name).load(args)
 
 
+def request_loaders(context: Any) -> Loaders:
+    """The dataloaders of the request whose GraphQL `context` this is (a RequestContext,
+    or a plain dict given to `schema.execute`, which gets its own)."""
+    loaders = getattr(context, "loaders", None)
+    if loaders is None and isinstance(context, dict):
+        loaders = context.setdefault("loaders", Loaders())
+    assert isinstance(loaders, Loaders), "the GraphQL context carries no Loaders"
+    return loaders
+
+
 async def _load(
     connector: Connector, op_name: str, keys: list[Args], caller: Caller | None = None
 ) -> list[Any]:
