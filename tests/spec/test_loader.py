@@ -269,6 +269,20 @@ BROKEN = [
         "30:3 types.ItemConnection: type name 'ItemConnection' is taken by a generated type",
     ),
     (
+        "quota usage pattern without its groups",
+        "  retry: {max_attempts: 3}",
+        "  retry: {max_attempts: 3}\n"
+        '  quota_headers: {remaining: X-Usage, usage_pattern: "(\\\\d+)/(\\\\d+)"}',
+        "12:39 source.quota_headers.usage_pattern: usage_pattern needs the groups",
+    ),
+    (
+        "quota usage pattern that is no regular expression",
+        "  retry: {max_attempts: 3}",
+        "  retry: {max_attempts: 3}\n"
+        '  quota_headers: {remaining: X-Usage, usage_pattern: "(?P<used>"}',
+        "12:39 source.quota_headers.usage_pattern: usage_pattern is not a regular expression",
+    ),
+    (
         "control character",
         "  title: A shop",
         "  title: A \x16shop",

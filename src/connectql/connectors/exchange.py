@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -116,7 +117,8 @@ class Exchange:
         Returns the 2xx response, or a `Mapped` value when `errors:` maps the status to a
         result (null or empty list). Raises a ConnectorError otherwise.
         """
-        if request.host not in self._allowed_hosts:
+        auth = self._requester.auth_for(op, forwarded)
+        if request.host not in self._allowed_hosts and request.host not in auth.hosts():
             raise UpstreamError(
                 f"refusing to call host {request.host!r}: not the connector's base_url host "
                 "nor in source.allow_hosts",
@@ -304,7 +306,13 @@ class Exchange:
 
     def _quota_exhausted(self, response: HttpResponse) -> bool:
         quota = self._source.quota_headers
-        return quota is not None and response.headers.get(quota.remaining, "").strip() == "0"
+        if quota is None:
+            return False
+        value = response.headers.get(quota.remaining, "")
+        if quota.usage_pattern is None:
+            return value.strip() == "0"
+        usage = re.search(quota.usage_pattern, value)
+        return usage is not None and int(usage["used"]) >= int(usage["limit"])
 
     def _note_quota(self, response: HttpResponse) -> None:
         """Remember when an exhausted quota resets, so later calls wait instead of failing."""
@@ -314,8 +322,12 @@ class Exchange:
         try:
             value = float(response.headers.get(quota.reset, ""))
         except ValueError:
-            return
-        reset = value if quota.reset_kind == "epoch" else self.clock.time() + value
+            if quota.reset_after is None:
+                return
+            value, kind = quota.reset_after, "seconds"  # the upstream names no reset time
+        else:
+            kind = quota.reset_kind
+        reset = value if kind == "epoch" else self.clock.time() + value
         self._quota_reset_at = max(self._quota_reset_at, reset)
 
     # --- attempts: tracing, backoff, the breaker ------------------------------------------

@@ -284,6 +284,25 @@ class QuotaHeaders(SpecModel):
     remaining: str = "x-ratelimit-remaining"
     reset: str = "x-ratelimit-reset"
     reset_kind: Literal["epoch", "seconds"] = "epoch"
+    usage_pattern: str | None = None
+    """A regular expression with groups `used` and `limit` read from the `remaining` header
+    instead of a count (Salesforce's `Sforce-Limit-Info: api-usage=25/15000`): the quota is
+    used up when used >= limit."""
+    reset_after: Annotated[float, Field(gt=0)] | None = None
+    """Seconds a used-up quota is assumed to last when no `reset` header says (a rolling
+    window such as Salesforce's 24 hours)."""
+
+    @field_validator("usage_pattern")
+    @classmethod
+    def _usage_groups(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                groups = re.compile(value).groupindex
+            except re.error as exc:
+                raise ValueError(f"usage_pattern is not a regular expression: {exc}") from None
+            if not {"used", "limit"} <= set(groups):
+                raise ValueError("usage_pattern needs the groups (?P<used>…) and (?P<limit>…)")
+        return value
 
 
 class ResponseCache(SpecModel):
@@ -494,6 +513,8 @@ class ResponseSpec(SpecModel):
     """Keep only records whose value at each path equals the given value."""
     format: Literal["json", "xml", "form", "text"] | None = None
     """How to parse the body; default: from its Content-Type."""
+    empty: Any = None
+    """The result of a 2xx answer without a body (204 No Content), e.g. `true`; default null."""
 
     _type = field_validator("type")(_check_type_ref)
     _records = field_validator("records")(lambda v: v if v is None else _check_path(v))

@@ -36,6 +36,11 @@ class AuthStrategy(ABC):
         """
         return False
 
+    def hosts(self) -> frozenset[str]:
+        """Hosts learned at sign-in that calls may go to (an OAuth2 `instance_url`), besides
+        base_url's and `source.allow_hosts`."""
+        return frozenset()
+
     def secrets(self) -> list[str]:
         """Every credential value currently held, so the runtime can redact it anywhere."""
         return []
