@@ -34,7 +34,7 @@ class RecordSelector:
     def decode(self, op_name: str, op: Operation, response: HttpResponse) -> Any:
         """The parsed body (None for an empty one); a Binary result's bytes as they came."""
         if response.status in NO_BODY_STATUSES:
-            return None
+            return op.response.empty if 200 <= response.status < 300 else None
         if op.response.type.strip().rstrip("! ") == BINARY:  # bytes as they came, size-bounded
             disposition = response.headers.get("Content-Disposition", "")
             return BinaryBody(
