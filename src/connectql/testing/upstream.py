@@ -13,6 +13,7 @@ Every request is recorded before any fault applies, so tests count what reached 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,8 +83,12 @@ class FaultInjector:
 
 
 class FakeUpstream:
-    def __init__(self, app: web.Application | None = None) -> None:
+    def __init__(
+        self, app: web.Application | None = None, *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        """`ssl_context`: serve HTTPS with it (for clients that only speak https://)."""
         self.app = app if app is not None else web.Application()
+        self.ssl_context = ssl_context
         self.app.middlewares.append(self._middleware)
         self.requests: list[RecordedRequest] = []
         self.faults = FaultInjector()
@@ -92,7 +97,8 @@ class FakeUpstream:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def count(self, method: str | None = None, path: str | None = None) -> int:
         return sum(
@@ -109,7 +115,7 @@ class FakeUpstream:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         # A restarted upstream comes back on the same port (tests of outages need that).
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.ssl_context)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
 
