@@ -1,0 +1,1 @@
+"""Fakes of real services, each an aiohttp app to run in `connectql.testing.FakeUpstream`."""
