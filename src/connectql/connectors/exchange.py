@@ -202,7 +202,7 @@ class Exchange:
             except UpstreamError as exc:
                 ms = (time.perf_counter() - started) * 1000
                 self.metrics.latency.observe(ms)
-                self._trace(op, outgoing, None, exc.code, ms)
+                self._trace(op, request, None, exc.code, ms)
                 if exc.retryable and attempt < attempts:
                     await self._backoff(attempt, None)
                     continue
@@ -212,7 +212,7 @@ class Exchange:
             ms = (time.perf_counter() - started) * 1000
             self.metrics.latency.observe(ms)
             status = response.status
-            self._trace(op, outgoing, status, "ok" if 200 <= status < 300 else f"HTTP {status}", ms)
+            self._trace(op, request, status, "ok" if 200 <= status < 300 else f"HTTP {status}", ms)
             if self.recorder is not None:
                 self.recorder(outgoing, response)
             self._note_quota(response)
@@ -335,6 +335,7 @@ class Exchange:
     def _trace(
         self, op: Operation, sent: HttpRequest, status: int | None, outcome: str, ms: float
     ) -> None:
+        """`sent`: the request as built, before auth (which may send it elsewhere)."""
         base_url = self._requester.base_url
         template = op.request.path if sent.url.startswith(base_url) else "(next page URL)"
         url = self._requester.redact(base_url) + template

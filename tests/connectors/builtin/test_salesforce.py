@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import jwt
+import orjson
 
 from connectql.connectors.builtin import builtin_spec
+from connectql.connectors.trace import tracing
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec
 from connectql.testing import FakeUpstream, Fault
@@ -307,3 +309,51 @@ async def test_an_org_over_its_daily_limit_is_rate_limited() -> None:
     assert second.errors[0]["extensions"]["code"] == "RATE_LIMITED"
     assert calls == 1
     assert fake.count("GET") == calls  # not asked again until the quota window passes
+
+
+async def test_a_trace_names_the_operations_path_not_the_instance() -> None:
+    state = SalesforceState.seeded(n_accounts=1)
+    async with (
+        FakeUpstream(create_salesforce_app(state)) as login,
+        FakeUpstream(create_salesforce_app(state)) as instance,
+    ):
+        state.instance_url = instance.url
+        runtime = Runtime()
+        runtime.add(load_spec(builtin_spec("salesforce")), refresh_config(login))
+        connector = runtime.connectors["salesforce"]
+        try:
+            with tracing() as trace:
+                found = await connector.execute("describe", {"sobject": "Account"})
+        finally:
+            await connector.stop()
+    assert found["name"] == "Account"
+    assert [(t.method, t.url_template, t.status) for t in trace] == [
+        ("GET", f"{login.url}{API}/sobjects/{{args.sobject}}/describe", 200)
+    ]
+    assert instance.count("GET", f"{API}/sobjects/Account/describe") == 1
+
+
+async def test_a_next_page_on_a_host_the_sign_in_did_not_name_is_refused() -> None:
+    state = SalesforceState.seeded(n_accounts=1)
+    page = {
+        "totalSize": 2,
+        "done": False,
+        "nextRecordsUrl": "http://198.51.100.7/services/data/v59.0/query/01gFAKE-1",
+        "records": [{"attributes": {"type": "Account"}, "Id": "001000000000001AAA"}],
+    }
+    async with salesforce(state) as (url, fake):
+        fake.faults.add(
+            Fault(
+                status=200,
+                body=orjson.dumps(page),
+                headers={"Content-Type": "application/json"},
+                match=lambda r: r.path == f"{API}/query",
+            )
+        )
+        result = await execute(
+            url,
+            '{ salesforce { query(soql: "SELECT Id FROM Account", first: 10) { nodes { id } } } }',
+        )
+    assert result.errors
+    assert "refusing to call host" in result.errors[0]["message"]
+    assert fake.count("GET", f"{API}/query") == 1
