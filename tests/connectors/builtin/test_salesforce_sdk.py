@@ -16,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 
 from connectql.connectors.builtin import builtin_spec
@@ -25,13 +27,16 @@ from connectql.testing import FakeUpstream, RecordedRequest
 from connectql.testing.fakes.salesforce import (
     CLIENT_ID,
     CLIENT_SECRET,
+    JWT_BEARER,
     REFRESH_TOKEN,
+    USERNAME,
     SalesforceState,
     create_salesforce_app,
 )
 from tests.support import execute, serving
 
 SOQL = "SELECT Id, Name FROM Account"
+LOGIN = "https://login.salesforce.com"
 ID_SEGMENT = re.compile(r"^[A-Za-z0-9]{18}(-\d+)?$")
 
 
@@ -76,12 +81,32 @@ def shape(request: RecordedRequest) -> tuple[str, str, tuple[str, ...], str | No
     return request.method, "/".join(parts), tuple(sorted(request.query)), body_type
 
 
-def drive_sdk(url: str, token: str, cafile: Path, ids: list[str]) -> dict[str, Any]:
+class LoginAtTheFake(HTTPAdapter):
+    """Connects to the fake for https://login.salesforce.com, where simple-salesforce always
+    signs in: a stand-in for name resolution; the request still crosses a real socket."""
+
+    def __init__(self, fake_url: str) -> None:
+        super().__init__()
+        self.fake_url = fake_url
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        request.url = str(request.url).replace(LOGIN, self.fake_url, 1)
+        return super().send(request, *args, **kwargs)
+
+
+def drive_sdk(url: str, state: SalesforceState, cafile: Path, ids: list[str]) -> dict[str, Any]:
     """What a simple-salesforce user does, against the fake (blocking: run in a thread)."""
     with requests.Session() as session:
         session.trust_env = False  # no CA bundle or proxy from the environment
         session.verify = str(cafile)
-        sf = Salesforce(instance_url=url, session_id=token, version="59.0", session=session)
+        session.mount(LOGIN, LoginAtTheFake(url))
+        sf = Salesforce(  # the JWT bearer flow, as simple-salesforce builds the assertion
+            username=USERNAME,
+            consumer_key=CLIENT_ID,
+            privatekey=state.private_key_pem,
+            version="59.0",
+            session=session,
+        )
         batch = {"Sforce-Query-Options": "batchSize=200"}
         listed = sf.query_all(SOQL, headers=batch)
         described = sf.Account.describe()
@@ -154,18 +179,19 @@ async def test_simple_salesforce_and_the_connector_send_the_same_requests(
     context, cafile = self_signed(tmp_path)
     sdk_state, our_state = SalesforceState.seeded(), SalesforceState.seeded()
     ids = list(sdk_state.records["Account"])[:20]
-    token = sdk_state.issue_token("test")  # simple-salesforce takes a session id as given
     async with (
         FakeUpstream(create_salesforce_app(sdk_state), ssl_context=context) as sdk_fake,
         FakeUpstream(create_salesforce_app(our_state)) as our_fake,
     ):
         assert sdk_fake.url.startswith("https://")
+        sdk_state.instance_url = sdk_fake.url
         sdk = await asyncio.wait_for(
-            asyncio.to_thread(drive_sdk, sdk_fake.url, token, cafile, ids), timeout=60
+            asyncio.to_thread(drive_sdk, sdk_fake.url, sdk_state, cafile, ids), timeout=60
         )
         ours = await drive_connector(our_fake, ids)
 
     assert sdk_state.violations == []
+    assert [g.grant_type for g in sdk_state.grants] == [JWT_BEARER]
     assert our_state.violations == []
     assert sdk["records"] == ours["records"] == 450
     assert sdk["fields"] == ours["fields"]

@@ -328,15 +328,19 @@ def _check_assertion(state: SalesforceState, assertion: str, origin: str) -> tup
             state.public_key_pem,
             algorithms=["RS256"],
             audience=[*AUDIENCES, origin],
-            options={"require": ["iss", "sub", "aud", "exp"]},
+            options={"require": ["iss", "sub", "aud", "exp"], "verify_exp": False},
         )
-    except jwt.ExpiredSignatureError:
-        return "invalid_grant", "expired authorization code"
     except jwt.InvalidAudienceError:
         return "invalid_grant", "audience is invalid"
     except jwt.PyJWTError:
         return "invalid_grant", "invalid assertion"
-    if claims["exp"] > state.now() + 300:
+    try:  # a number, or its decimal string (simple-salesforce sends one; Salesforce takes it)
+        expires = float(claims["exp"])
+    except (TypeError, ValueError):
+        return "invalid_grant", "invalid assertion"
+    if expires <= state.now():
+        return "invalid_grant", "expired authorization code"
+    if expires > state.now() + 300:
         return "invalid_grant", "invalid assertion"  # Salesforce allows 3 minutes (+ skew)
     if claims["iss"] != state.client_id:
         return "invalid_client_id", "client identifier invalid"
