@@ -160,6 +160,8 @@ class SalesforceState:
     """What the token endpoint names as the org's instance; None: the fake's own URL."""
     api_usage: int = 0
     api_limit: int = 15_000
+    deleted: set[str] = field(default_factory=set)
+    """15-character ids of deleted records (in the recycle bin)."""
     violations: list[str] = field(default_factory=list)
     cursors: dict[str, tuple[list[dict[str, Any]], int]] = field(default_factory=dict)
     """Query locator -> the query's whole result and its batch size, read batch by batch."""
@@ -574,8 +576,11 @@ def _update(
 def _delete(state: SalesforceState, sobject: str, record_id: str) -> web.Response:
     found = state.find(sobject, record_id)
     if found is None:
-        raise SalesforceError(404, "ENTITY_IS_DELETED", "entity is deleted")
+        if record_id[:15] in state.deleted:
+            raise SalesforceError(404, "ENTITY_IS_DELETED", "entity is deleted")
+        raise _not_found()
     del state.records[sobject][found["Id"]]
+    state.deleted.add(found["Id"][:15])
     return web.Response(status=204)
 
 
