@@ -10,12 +10,13 @@ from typing import Any
 
 import jwt
 import orjson
+import pytest
 
 from connectql.connectors.builtin import builtin_spec
 from connectql.connectors.trace import tracing
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec
-from connectql.testing import FakeUpstream, Fault
+from connectql.testing import FakeClock, FakeUpstream, Fault
 from connectql.testing.fakes.salesforce import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -277,24 +278,35 @@ async def test_jwt_bearer_flow_calls_the_instance_url_from_the_token_response() 
     assert state.violations == []
 
 
-async def test_a_wrong_private_key_is_unauthenticated() -> None:
+@pytest.mark.parametrize(
+    ("wrong", "reason"),
+    [
+        pytest.param("key", "invalid_grant", id="key-not-of-the-apps-certificate"),
+        pytest.param("clock", "invalid_grant", id="assertion-already-expired"),
+        pytest.param("client_id", "invalid_client_id", id="unknown-consumer-key"),
+    ],
+)
+async def test_a_refused_jwt_assertion_is_unauthenticated(wrong: str, reason: str) -> None:
     state = SalesforceState.seeded(n_accounts=1)
     other = SalesforceState.seeded(n_accounts=0)
     async with FakeUpstream(create_salesforce_app(state)) as fake:
-        runtime = Runtime()
+        # a runtime clock an hour behind the org's: its assertions expired when signed
+        clock = FakeClock(start=state.now() - 3600) if wrong == "clock" else None
+        runtime = Runtime(clock=clock) if clock else Runtime()
         config = {
             "login_url": fake.url,
-            "client_id": CLIENT_ID,
+            "client_id": "3MVG9someone.else" if wrong == "client_id" else CLIENT_ID,
             "username": USERNAME,
-            "private_key": other.private_key_pem,  # not the key of the app's certificate
+            "private_key": other.private_key_pem if wrong == "key" else state.private_key_pem,
         }
         runtime.add(load_spec(builtin_spec("salesforce")), config)
         async with serving(runtime) as url:
             result = await execute(url, DESCRIBE)
-    assert result.errors[0]["extensions"]["code"] == "UNAUTHENTICATED", result.errors
-    assert "invalid_grant" in result.errors[0]["message"]
+    assert result.errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert f"({reason})" in result.errors[0]["message"]
     assert "PRIVATE KEY" not in str(result.errors)
     assert fake.count("GET") == 0
+    assert state.violations == []
 
 
 async def test_an_org_over_its_daily_limit_is_rate_limited() -> None:
