@@ -14,7 +14,6 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
