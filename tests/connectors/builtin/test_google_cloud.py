@@ -7,6 +7,7 @@ import base64
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,6 +204,22 @@ async def test_a_service_account_signs_one_jwt_grant_and_reuses_its_token(
     assert "PRIVATE KEY" not in logged
     assert next(iter(state.tokens)) not in logged
     assert key is not None
+
+
+async def test_a_service_account_key_file_is_read_once_at_start(tmp_path: Path) -> None:
+    state = GoogleCloudState()
+    key_file = tmp_path / "key.json"
+    async with FakeUpstream(create_google_cloud_app(state)) as fake:
+        key_file.write_text(state.service_account_json(f"{fake.url}/token"))
+        runtime = Runtime()
+        config = google_cloud_config(fake.url, service_account_file=str(key_file))
+        runtime.add(load_spec(builtin_spec("google_cloud")), config)
+        key_file.unlink()  # read when the connector was added
+        async with serving(runtime) as url:
+            result = await execute(url, QUERIES["detectLanguage"])
+    assert result.errors is None, result.errors
+    assert state.token_grants == 1
+    assert state.violations == []
 
 
 async def test_an_expired_token_is_fetched_again_once() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -120,8 +121,16 @@ class ServiceAccountStrategy(AuthStrategy):
 
 
 def google_cloud_auth(options: Mapping[str, str], ctx: AuthContext) -> AuthStrategy:
-    """A service account key when one is configured, else the API key."""
+    """A service account key (its JSON text, or its file) when configured, else the API key."""
     key_json = options.get("service_account_json") or ""
+    if not key_json.strip() and options.get("service_account_file"):
+        try:
+            key_json = Path(options["service_account_file"]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"connector {ctx.connector!r}: cannot read service_account_file "
+                f"({type(exc).__name__})"
+            ) from None
     if key_json.strip():
         return ServiceAccountStrategy(key_json, options.get("scopes") or "", ctx)
     if options.get("api_key"):
