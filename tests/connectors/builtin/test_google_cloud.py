@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from connectql.connectors.builtin import builtin_spec
+from connectql.errors import ConfigError
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec
 from connectql.testing import FakeUpstream
@@ -365,3 +366,24 @@ async def test_an_image_of_a_batch_can_fail_alone() -> None:
         "labels": None,
         "errorMessage": "No image present.",
     }
+
+
+@pytest.mark.parametrize(
+    "key_json",
+    [
+        pytest.param('{"client_email": "a@b", "private_key": "SECRETPEM"}', id="not-a-pem"),
+        pytest.param('{"private_key": "SECRETPEM"', id="not-json"),
+        pytest.param('{"type": "service_account", "private_key": "SECRETPEM"}', id="no-email"),
+    ],
+)
+def test_a_broken_service_account_key_is_a_config_error_that_keeps_it_secret(
+    key_json: str,
+) -> None:
+    runtime = Runtime()
+    with pytest.raises(ConfigError) as raised:
+        runtime.add(
+            load_spec(builtin_spec("google_cloud")),
+            google_cloud_config("http://127.0.0.1:9", service_account_json=key_json),
+        )
+    assert "SECRETPEM" not in str(raised.value)
+    assert "service account" in str(raised.value)

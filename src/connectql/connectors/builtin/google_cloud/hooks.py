@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 import jwt
 import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from multidict import CIMultiDict
 
 from connectql.connectors.auth import AuthContext, AuthHooks, AuthStrategy
@@ -26,17 +28,17 @@ ASSERTION_LIFETIME = 3600  # Google's maximum
 EXPIRY_MARGIN = 60.0
 
 
-def sign_jwt(claims: Mapping[str, Any], private_key_pem: str, key_id: str | None = None) -> str:
-    """An RS256 JWT of `claims` signed with a PEM private key."""
+def _rsa_key(pem: str, connector: str) -> rsa.RSAPrivateKey:
     try:
-        return jwt.encode(
-            dict(claims),
-            private_key_pem,
-            algorithm="RS256",
-            headers={"kid": key_id} if key_id else None,
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError(
+            f"connector {connector!r}: the service account's private_key is not an RSA "
+            "private key in PEM"
         )
-    except (ValueError, TypeError, jwt.PyJWTError):
-        raise ConfigError("the service account's private_key is not an RSA private key") from None
+    return key
 
 
 class ServiceAccountStrategy(AuthStrategy):
@@ -54,6 +56,7 @@ class ServiceAccountStrategy(AuthStrategy):
                 f"connector {ctx.connector!r}: service_account_json is not a service account "
                 "JSON key (it needs client_email and private_key)"
             ) from None
+        self._signing_key = _rsa_key(self._private_key, ctx.connector)
         self._key_id = str(info.get("private_key_id") or "") or None
         self._token_uri = str(info.get("token_uri") or GOOGLE_TOKEN_URI)
         self._scopes = " ".join(scopes.split())
@@ -93,7 +96,12 @@ class ServiceAccountStrategy(AuthStrategy):
             "iat": now,
             "exp": now + ASSERTION_LIFETIME,
         }
-        self._assertion = sign_jwt(claims, self._private_key, self._key_id)
+        self._assertion = jwt.encode(
+            claims,
+            self._signing_key,
+            algorithm="RS256",
+            headers={"kid": self._key_id} if self._key_id else None,
+        )
         body, content_type = encode_body(
             {"grant_type": JWT_BEARER, "assertion": self._assertion}, "form"
         )
