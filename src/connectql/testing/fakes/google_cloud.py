@@ -317,7 +317,7 @@ class GoogleCloudState:
     fail_operations: bool = False  # long-running recognitions end with an error
     # records
     violations: list[str] = field(default_factory=list)  # requests that broke the discovery doc
-    validated: int = 0  # API requests checked against a discovery document
+    validated: int = 0  # API requests checked against a discovery document (all of them)
     methods: list[str] = field(default_factory=list)  # the discovery method id of each
     tokens: dict[str, float] = field(default_factory=dict)  # access token → expiry (epoch)
     token_grants: int = 0  # tokens issued
@@ -695,12 +695,13 @@ def create_google_cloud_app(state: GoogleCloudState) -> web.Application:
         tail = request.match_info["tail"]
         try:
             validator, method, params = route(name, request, tail)
-            authenticate(request, name)
+            # every request is checked, even one its credential then fails
+            problems = validator.check(method, list(request.query.items()), await request.read())
             state.validated += 1
             state.methods.append(method.id)
-            problems = validator.check(method, list(request.query.items()), await request.read())
+            state.violations.extend(problems)
+            authenticate(request, name)
             if problems:
-                state.violations.extend(problems)
                 raise _invalid(f"Invalid JSON payload received. {problems[0]}")
             if state.rate_limit_next > 0:
                 state.rate_limit_next -= 1
