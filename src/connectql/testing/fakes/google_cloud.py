@@ -323,14 +323,14 @@ class GoogleCloudState:
     token_grants: int = 0  # tokens issued
     annotate_batches: list[int] = field(default_factory=list)  # images per images:annotate
     operations: dict[str, FakeOperation] = field(default_factory=dict)
-    _accounts: dict[str, ServiceAccount] = field(default_factory=dict)
+    accounts: dict[str, ServiceAccount] = field(default_factory=dict)  # by client_email
 
     def service_account(
         self, email: str = "connectql@fake-project.iam.gserviceaccount.com"
     ) -> ServiceAccount:
-        if email not in self._accounts:
-            self._accounts[email] = ServiceAccount.generate(email, self.project_id)
-        return self._accounts[email]
+        if email not in self.accounts:
+            self.accounts[email] = ServiceAccount.generate(email, self.project_id)
+        return self.accounts[email]
 
     def service_account_json(self, token_uri: str, email: str | None = None) -> str:
         """A JSON key of a service account this fake knows (created on first use)."""
@@ -741,7 +741,7 @@ def create_google_cloud_app(state: GoogleCloudState) -> web.Application:
             return _token_error("invalid_grant", "Invalid JWT: not a compact JWS.")
         if header.get("alg") != "RS256":
             return _token_error("invalid_grant", "Invalid JWT: unsupported alg.")
-        account = state._accounts.get(str(claims.get("iss")))
+        account = state.accounts.get(str(claims.get("iss")))
         if account is None:
             return _token_error("invalid_grant", "Invalid grant: account not found")
         try:
