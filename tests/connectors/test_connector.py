@@ -233,6 +233,38 @@ async def test_pagination_links_to_foreign_hosts_are_refused(upstream: FakeUpstr
     await connector.stop()
 
 
+async def test_an_operation_with_its_own_base_url_calls_that_host(
+    upstream: FakeUpstream,
+) -> None:
+    other = FakeUpstream()
+
+    async def image(request: web.Request) -> web.Response:
+        return web.json_response({"id": request.match_info["id"], "name": "elsewhere"})
+
+    other.app.router.add_get("/v1/images/{id}", image)
+    spec = make_spec().model_dump(by_alias=True, exclude_unset=True)
+    spec["config"]["images_url"] = {"required": True}
+    spec["operations"]["image"] = {
+        "args": {"id": "ID!"},
+        "request": {"base_url": "{config.images_url}/v1/", "path": "/images/{args.id}"},
+        "response": {"type": "Thing"},
+    }
+    async with other:
+        connector = Connector(
+            ConnectorSpec.model_validate(spec),
+            {"base_url": upstream.url, "images_url": other.url},
+            clock=FakeClock(),
+        )
+        await connector.start()
+        try:
+            assert await connector.execute("image", {"id": "7"}) == {"id": "7", "name": "elsewhere"}
+            assert await connector.execute("thing", {"id": "1"}) == {"id": "1", "name": "a thing"}
+        finally:
+            await connector.stop()
+    assert other.count("GET", "/v1/images/7") == 1
+    assert upstream.count("GET", "/things/1") == 1
+
+
 def test_config_is_checked_against_the_spec() -> None:
     spec = make_spec()
     with pytest.raises(ConfigError, match="'base_url' is required"):

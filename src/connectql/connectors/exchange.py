@@ -15,7 +15,6 @@ import random
 import re
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import CIMultiDict
@@ -78,7 +77,7 @@ class Exchange:
         self._rng = rng
         self._notify = notify
         source = spec.source
-        self._allowed_hosts = frozenset([urlsplit(requester.base_url).netloc, *source.allow_hosts])
+        self._allowed_hosts = frozenset([*requester.hosts(), *source.allow_hosts])
         self._cache = ETagCache(source.cache.max_entries) if source.cache else None
         self._quota_reset_at = 0.0
         self.breaker = (

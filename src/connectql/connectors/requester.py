@@ -212,7 +212,22 @@ class Requester:
                 )
                 headers.setdefault("Content-Type", content_type)
         timeout = (op.timeout if op else None) or self.spec.source.timeouts.total
-        return HttpRequest(spec.method, self.base_url + path, params, headers, body, timeout)
+        return HttpRequest(spec.method, self.root(spec) + path, params, headers, body, timeout)
+
+    def root(self, spec: RequestSpec) -> str:
+        """The API root `spec` is appended to: its own `base_url`, else the source's."""
+        if spec.base_url is None:
+            return self.base_url
+        return to_text(self.render(spec.base_url)).rstrip("/")
+
+    def hosts(self) -> set[str]:
+        """Every host the spec's request templates reach (`base_url`s), for the egress check."""
+        roots = {self.base_url}
+        for op in self.spec.operations.values():
+            for spec in (op.request, op.batch.request if op.batch else None):
+                if spec is not None and spec.base_url is not None:
+                    roots.add(self.root(spec))
+        return {urlsplit(root).netloc for root in roots}
 
     def build_call(
         self,

@@ -490,6 +490,9 @@ class ArgSpec(SpecModel):
 
 class RequestSpec(SpecModel):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    base_url: str | None = None
+    """This request's API root instead of `source.base_url`, for an API spread over several
+    hosts; a template of config only (`{config.vision_url}`). Its host is allowed too."""
     path: str = ""
     """Appended to base_url; placeholder values are percent-encoded."""
     query: dict[str, Any] = {}
@@ -501,7 +504,9 @@ class RequestSpec(SpecModel):
     """`multipart`: multipart/form-data; `FileInput` arguments become file parts."""
     xml_root: str = "request"
 
-    _templates = field_validator("path", "query", "headers", "body")(_check_templates_in)
+    _templates = field_validator("base_url", "path", "query", "headers", "body")(
+        _check_templates_in
+    )
 
 
 class ResponseSpec(SpecModel):

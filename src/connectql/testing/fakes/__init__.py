@@ -1,1 +1,2 @@
-"""Fakes of real services, each an aiohttp app to run in `connectql.testing.FakeUpstream`."""
+"""Fakes of the services prebuilt connectors call, each a module with a `create_*_app(state)`
+to run on `connectql.testing.FakeUpstream`."""
