@@ -15,10 +15,11 @@ from typing import Any
 import orjson
 
 from connectql.connectors.clock import Clock
+from connectql.connectors.codecs import decode_body
 from connectql.connectors.http import HttpResponse
 from connectql.connectors.record_selector import compiled_path
 from connectql.connectors.retry import retry_after_from
-from connectql.errors import AuthError, ConnectorError, RateLimited, UpstreamError
+from connectql.errors import AuthError, BadResponse, ConnectorError, RateLimited, UpstreamError
 from connectql.spec.models import BodyMatch, ConnectorSpec, CustomError, ErrorAction, Operation
 
 MAX_UPSTREAM_MESSAGE = 500
@@ -181,7 +182,13 @@ def mapped_result(action: ErrorAction | str) -> Mapped | None:
 
 
 def lenient_json(response: HttpResponse) -> Any:
-    """The body as JSON if it is JSON, else None: for matching error rules."""
+    """The body as JSON if it is JSON (or as XML decodes, if XML: S3's `<Error>`), else
+    None: for matching error rules."""
+    if response.body and "xml" in response.content_type:
+        try:
+            return decode_body(response.body, response.content_type, "xml")
+        except BadResponse:
+            return None
     if not response.body or "json" not in (response.content_type or "json"):
         return None
     try:
