@@ -1,0 +1,1 @@
+"""Fakes of real services for tests, one module each (import the one you need)."""
