@@ -48,8 +48,10 @@ class ErrorHandler:
         rules = self.spec.source.body_errors
         if rules is None:
             return None
+        if rules.header is not None and rules.header not in response.headers:
+            return None
         body = lenient_json(response)
-        if body is None or not _matches(rules.when, body):
+        if rules.when is not None and (body is None or not _matches(rules.when, body)):
             return None
         code = compiled_path(rules.code_path).get(body)
         if code in rules.auth_codes:
@@ -77,6 +79,13 @@ class ErrorHandler:
             )
         else:
             error = UpstreamError(f"the upstream reported an error: {code}", **where)
+            if rules.code is not None:
+                error.code = rules.code
+        if rules.message_path is not None:
+            found = compiled_path(rules.message_path).get(lenient_json(response))
+            if isinstance(found, str) and found:
+                error.message = self._redact(found)[:MAX_UPSTREAM_MESSAGE]
+                error.args = (error.message,)
         error.extra["upstreamCode"] = code
         return error
 

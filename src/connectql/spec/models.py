@@ -280,9 +280,16 @@ error, or a list of them tried in order (the first whose `when` matches)."""
 class BodyErrors(SpecModel):
     """Errors reported inside a 2xx body (Slack's `{"ok": false, "error": "..."}`)."""
 
-    when: BodyMatch
+    when: BodyMatch | None = None
+    header: Annotated[str, Field(pattern=HEADER_NAME_PATTERN)] | None = None
+    """A response header whose presence marks the error (Lambda's `X-Amz-Function-Error`);
+    with `when` too, both must hold."""
     code_path: str
     """Path of the upstream's error code; passed on as `extensions.upstreamCode`."""
+    code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] | None = None
+    """The GraphQL error code of the other errors (default UPSTREAM_ERROR)."""
+    message_path: str | None = None
+    """Path of a message in the body to pass on (e.g. `errorMessage`)."""
     auth_codes: list[str] = []
     """Codes meaning the credentials were refused: UNAUTHENTICATED, refreshed once."""
     rate_limit_codes: list[str] = []
@@ -290,6 +297,13 @@ class BodyErrors(SpecModel):
     """Codes meaning "no such thing": the field resolves to null, like a mapped 404."""
 
     _path = field_validator("code_path")(_check_path)
+    _message = field_validator("message_path")(lambda v: v if v is None else _check_path(v))
+
+    @model_validator(mode="after")
+    def _when_or_header(self) -> BodyErrors:
+        if self.when is None and self.header is None:
+            raise ValueError("body_errors needs when, header or both")
+        return self
 
 
 class QuotaHeaders(SpecModel):
