@@ -21,6 +21,7 @@ moto's state is per process: `moto_server` resets it when it starts. Needs `moto
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hmac
 import re
@@ -123,7 +124,12 @@ class AwsFront(FakeUpstream):
                 return await self._batch_get(request, body, self.hold_back.pop(0))
             if operation.name == "Invoke":
                 return await self._invoke(request, body)
-        return await self._forward(request, body)
+            if operation.name == "ListFunctions":
+                return await self._list_functions(request, body)
+        response = await self._forward(request, body)
+        if service == "lambda" and response.content_type == "text/html":
+            response.content_type = "application/json"  # moto's default; Lambda sends JSON
+        return response
 
     def _refusal(self, request: web.Request, body: bytes, service: str) -> tuple[str, str] | None:
         """Why AWS would refuse the request's credentials (error code, message), or None."""
@@ -202,6 +208,36 @@ class AwsFront(FakeUpstream):
         self.held_back.append(held)
         return web.Response(
             status=200, body=orjson.dumps(answer), headers={"Content-Type": DYNAMODB_JSON}
+        )
+
+    async def _list_functions(self, request: web.Request, body: bytes) -> web.Response:
+        """ListFunctions in pages of MaxItems (at most 50) with an opaque NextMarker, as
+        Lambda answers (moto returns every function at once)."""
+        response = await self._forward(request, body)
+        if response.status != 200 or not isinstance(response.body, bytes):
+            return response
+        functions = orjson.loads(response.body)["Functions"]
+        start = 0
+        marker = request.query.get("Marker")
+        if marker:
+            try:
+                start = int(base64.urlsafe_b64decode(marker.encode()).decode())
+            except ValueError:
+                invalid = {"Type": "User", "message": "Invalid Marker"}
+                return web.Response(
+                    status=400,
+                    body=orjson.dumps(invalid),
+                    headers={
+                        "Content-Type": "application/json",
+                        "x-amzn-ErrorType": "InvalidParameterValueException",
+                    },
+                )
+        size = min(int(request.query.get("MaxItems") or 50), 50)
+        answer: dict[str, Any] = {"Functions": functions[start : start + size]}
+        if start + size < len(functions):
+            answer["NextMarker"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+        return web.Response(
+            status=200, body=orjson.dumps(answer), headers={"Content-Type": "application/json"}
         )
 
     async def _invoke(self, request: web.Request, body: bytes) -> web.Response:
