@@ -243,6 +243,7 @@ async def test_credentials_and_region_come_from_the_standard_environment() -> No
             "AWS_ACCESS_KEY_ID": TOKEN_KEY,
             "AWS_SECRET_ACCESS_KEY": TOKEN_SECRET,
             "AWS_SESSION_TOKEN": SESSION_TOKEN,
+            "AWS_REGION": aws_support.REGION,  # wins over AWS_DEFAULT_REGION, as in the SDKs
             "AWS_DEFAULT_REGION": "ap-south-1",
             "AWS_ENDPOINT_URL": front.url,
         }
@@ -253,5 +254,5 @@ async def test_credentials_and_region_come_from_the_standard_environment() -> No
     assert result.errors is None, result.errors
     authorization = front.requests[0].headers["Authorization"]
     assert f"Credential={TOKEN_KEY}/" in authorization
-    assert "/ap-south-1/dynamodb/" in authorization
+    assert f"/{aws_support.REGION}/dynamodb/" in authorization
     assert front.violations == []

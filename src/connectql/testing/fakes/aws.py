@@ -332,7 +332,7 @@ def _operation(model: ServiceModel, request: web.Request, body: bytes) -> Operat
         if prefix != model.metadata.get("targetPrefix") or name not in model.operation_names:
             return None
         return model.operation_model(name)
-    best: tuple[tuple[int, int], OperationModel] | None = None
+    best: tuple[tuple[int, int, int], OperationModel] | None = None
     for name in model.operation_names:
         operation = model.operation_model(name)
         http = operation.http
@@ -346,7 +346,15 @@ def _operation(model: ServiceModel, request: web.Request, body: bytes) -> Operat
             k not in request.query or (v and request.query[k] != v) for k, v in literals.items()
         ):
             continue
-        rank = (len(literals), len(re.sub(r"\{[^}]+\}", "", path)))
+        # PutObject and CopyObject share a URI: the one whose required headers came wins
+        missing = sum(
+            1
+            for name in (operation.input_shape.required_members if operation.input_shape else [])
+            if operation.input_shape.members[name].serialization.get("location") == "header"
+            and operation.input_shape.members[name].serialization.get("name", name)
+            not in request.headers
+        )
+        rank = (len(literals), -missing, len(re.sub(r"\{[^}]+\}", "", path)))
         if best is None or rank > best[0]:
             best = (rank, operation)
     return best[1] if best else None
@@ -439,4 +447,4 @@ def _validate(where: str, params: Mapping[str, Any], shape: Shape) -> list[str]:
     report = ParamValidator().validate(dict(params), shape)
     if not report.has_errors():
         return []
-    return [f"{where}: {line}" for line in report.generate_report().splitlines()[1:]]
+    return [f"{where}: {line}" for line in report.generate_report().splitlines()]
