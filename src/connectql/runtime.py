@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,9 +118,12 @@ class Runtime:
         limits: Limits | None = None,
         roots: RootTypes = GRAPH_ROOTS,
         federation: bool = False,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.hooks = hooks or load_hooks(())
         self.limits = limits or Limits()
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        """Where config keys with `env` are read from, for connectors the operator set up."""
         self.egress: EgressPolicy | None = None
         """Where connectors created at run time may connect (set by the control plane)."""
         self.clock = clock
@@ -207,8 +211,15 @@ class Runtime:
                     if self.egress is not None and spec.name in restricted
                     else None
                 )
+                # the server's environment is the operator's: not for connectors made at run time
+                environ = None if spec.name in restricted else self.environ
                 connectors[spec.name] = Connector(
-                    spec, config, clock=self.clock, hooks=self.hooks, resolver=resolver
+                    spec,
+                    config,
+                    clock=self.clock,
+                    hooks=self.hooks,
+                    resolver=resolver,
+                    environ=environ,
                 )
         wanted = list(self.links if links is None else links)
         joins = plan_joins(wanted, connectors, {**self.known, **connectors})

@@ -835,9 +835,14 @@ def _body_errors(ctx: _Context, rules: BodyErrors) -> list[str]:
     def codes(values: list[str]) -> str:
         return ", ".join(ctx.code(v) for v in values) or "none"
 
+    tests = []
+    if rules.header is not None:
+        tests.append(f"with a {ctx.code(rules.header)} header")
+    if rules.when is not None:
+        tests.append(f"whose {ctx.code(rules.when.path)} is {ctx.value(rules.when.equals)}")
     return [
         "### Errors in successful responses",
-        f"A 2xx response whose {ctx.code(rules.when.path)} is {ctx.value(rules.when.equals)} "
+        f"A 2xx response {' and '.join(tests)} "
         f"is an error; its code at {ctx.code(rules.code_path)} is passed on as "
         "`extensions.upstreamCode`.",
         _bullets(
@@ -845,7 +850,7 @@ def _body_errors(ctx: _Context, rules: BodyErrors) -> list[str]:
                 f"`UNAUTHENTICATED` (credentials refreshed once): {codes(rules.auth_codes)}",
                 f"`RATE_LIMITED`: {codes(rules.rate_limit_codes)}",
                 f"The field resolves to null: {codes(rules.not_found_codes)}",
-                "`UPSTREAM_ERROR`: any other code",
+                f"`{rules.code or 'UPSTREAM_ERROR'}`: any other code",
             ]
         ),
     ]

@@ -22,6 +22,7 @@ from connectql.errors import BadResponse
 JSON_TYPE = "application/json"
 FORM_TYPE = "application/x-www-form-urlencoded"
 XML_TYPE = "application/xml"
+TEXT_TYPE = "text/plain; charset=utf-8"
 
 
 # --- encoding -------------------------------------------------------------------------
@@ -39,6 +40,8 @@ def encode_body(value: Any, fmt: str, xml_root: str = "request") -> tuple[bytes,
         return ET.tostring(root, encoding="utf-8", xml_declaration=True), XML_TYPE
     if fmt == "multipart":
         return encode_multipart(value)
+    if fmt == "text":
+        return _scalar_text(value).encode(), TEXT_TYPE
     raise ValueError(f"unknown body format {fmt!r}")
 
 

@@ -36,10 +36,16 @@ from connectql.connectors.record_selector import RecordSelector
 from connectql.connectors.requester import Requester
 from connectql.errors import ConfigError, ConnectorError
 from connectql.spec.models import ConnectorSpec, Operation, RequestSpec
+from connectql.spec.templates import parse_template, to_text
 
 
-def resolve_config(spec: ConnectorSpec, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Check `values` against the spec's `config` keys: defaults, required keys, types."""
+def resolve_config(
+    spec: ConnectorSpec, values: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Check `values` against the spec's `config` keys: defaults, required keys, types.
+
+    A key left unset takes the first of its `env` variables set in `environ` (None: the
+    environment is not read), else its default; text defaults may name other keys."""
     unknown = sorted(set(values) - set(spec.config))
     if unknown:
         raise ConfigError(
@@ -47,8 +53,15 @@ def resolve_config(spec: ConnectorSpec, values: Mapping[str, Any]) -> dict[str, 
             f"declared: {', '.join(sorted(spec.config)) or 'none'}"
         )
     out: dict[str, Any] = {}
+    templated: list[str] = []
     for key, decl in spec.config.items():
-        value = values.get(key, decl.default)
+        value = values.get(key)
+        if (value is None or value == "") and environ is not None:
+            value = next((environ[n] for n in decl.env if environ.get(n)), None)
+        if value is None or value == "":
+            value = decl.default
+            if isinstance(value, str) and "{" in value:
+                templated.append(key)
         if value is None or value == "":
             if decl.required:
                 raise ConfigError(f"connector {spec.name!r}: config key {key!r} is required")
@@ -61,6 +74,8 @@ def resolve_config(spec: ConnectorSpec, values: Mapping[str, Any]) -> dict[str, 
             raise ConfigError(
                 f"connector {spec.name!r}: config key {key!r} must be a {decl.type}, got {shown}"
             ) from None
+    for key in templated:  # defaults naming other keys, once those are known
+        out[key] = to_text(parse_template(str(out[key])).render({"config": out}))
     return out
 
 
@@ -102,13 +117,15 @@ class Connector:
         session_factory: Callable[[], aiohttp.ClientSession] | None = None,
         rng: random.Random | None = None,
         resolver: AbstractResolver | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         """`resolver` replaces DNS resolution; a `PolicyResolver` (connectors created at run
-        time) also puts every connection under its egress policy."""
+        time) also puts every connection under its egress policy. `environ`: where config
+        keys with `env` are read from (None: nowhere)."""
         self._resolver = resolver
         self.spec = spec
         self.name = spec.name
-        self.config = resolve_config(spec, config or {})
+        self.config = resolve_config(spec, config or {}, environ)
         self.clock: Clock = clock or SystemClock()
         self.metrics = ConnectorMetrics()
         self._hooks = hooks or AuthHooks()
@@ -141,8 +158,9 @@ class Connector:
             for name, op in spec.operations.items()
         }
         for op in spec.operations.values():
-            if op.hook is not None:
-                self._hooks.operation(op.hook)  # a spec naming a missing hook fails here
+            for hook in (op.hook, op.batch.hook if op.batch else None):
+                if hook is not None:
+                    self._hooks.operation(hook)  # a spec naming a missing hook fails here
         self.state = "stopped"
 
     # --- the roles' state, as the rest of connectql reads it -----------------------------
@@ -277,6 +295,7 @@ class Connector:
         if not isinstance(outcome, HttpResponse):
             return outcome.value
         body = self.record_selector.decode(op_name, op, outcome)
+        body = self.record_selector.with_headers(op, outcome, body)
         return self.record_selector.shape(op, body)
 
     async def call(
@@ -390,7 +409,12 @@ class Connector:
         for start in range(0, len(keys), batch.max_batch):
             chunk = list(keys[start : start + batch.max_batch])
             try:
-                found = await self._request_batch(op_name, op, chunk, args or {}, caller)
+                if batch.hook is not None:
+                    with calling_as(self.requester.forwarding.select(op_name, caller)):
+                        hook = self._hooks.operation(batch.hook)
+                        found = await hook(self, op_name, {**(args or {}), "keys": chunk})
+                else:
+                    found = await self._request_batch(op_name, op, chunk, args or {}, caller)
                 results.extend(found)
             except ConnectorError as exc:
                 results.extend([exc] * len(chunk))

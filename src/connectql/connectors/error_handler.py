@@ -15,10 +15,11 @@ from typing import Any
 import orjson
 
 from connectql.connectors.clock import Clock
+from connectql.connectors.codecs import decode_body
 from connectql.connectors.http import HttpResponse
 from connectql.connectors.record_selector import compiled_path
 from connectql.connectors.retry import retry_after_from
-from connectql.errors import AuthError, ConnectorError, RateLimited, UpstreamError
+from connectql.errors import AuthError, BadResponse, ConnectorError, RateLimited, UpstreamError
 from connectql.spec.models import BodyMatch, ConnectorSpec, CustomError, ErrorAction, Operation
 
 MAX_UPSTREAM_MESSAGE = 500
@@ -47,8 +48,10 @@ class ErrorHandler:
         rules = self.spec.source.body_errors
         if rules is None:
             return None
+        if rules.header is not None and rules.header not in response.headers:
+            return None
         body = lenient_json(response)
-        if body is None or not _matches(rules.when, body):
+        if rules.when is not None and (body is None or not _matches(rules.when, body)):
             return None
         code = compiled_path(rules.code_path).get(body)
         if code in rules.auth_codes:
@@ -76,6 +79,13 @@ class ErrorHandler:
             )
         else:
             error = UpstreamError(f"the upstream reported an error: {code}", **where)
+            if rules.code is not None:
+                error.code = rules.code
+        if rules.message_path is not None:
+            found = compiled_path(rules.message_path).get(lenient_json(response))
+            if isinstance(found, str) and found:
+                error.message = self._redact(found)[:MAX_UPSTREAM_MESSAGE]
+                error.args = (error.message,)
         error.extra["upstreamCode"] = code
         return error
 
@@ -181,7 +191,13 @@ def mapped_result(action: ErrorAction | str) -> Mapped | None:
 
 
 def lenient_json(response: HttpResponse) -> Any:
-    """The body as JSON if it is JSON, else None: for matching error rules."""
+    """The body as JSON if it is JSON (or as XML decodes, if XML: S3's `<Error>`), else
+    None: for matching error rules."""
+    if response.body and "xml" in response.content_type:
+        try:
+            return decode_body(response.body, response.content_type, "xml")
+        except BadResponse:
+            return None
     if not response.body or "json" not in (response.content_type or "json"):
         return None
     try:

@@ -49,6 +49,13 @@ class RecordSelector:
             self.metrics.errors[exc.code] += 1
             raise
 
+    def with_headers(self, op: Operation, response: HttpResponse, body: Any) -> Any:
+        """A single result with the values `response.headers` reads from response headers."""
+        if not op.response.headers or not isinstance(body, (dict, type(None))):
+            return body
+        read = {k: response.headers.get(h) for k, h in op.response.headers.items()}
+        return {**(body or {}), **{k: v for k, v in read.items() if v is not None}}
+
     def shape(self, op: Operation, body: Any) -> Any:
         """Select records and fit them to the declared response type (list or single)."""
         if parse_type_ref(op.response.type).is_list or op.is_paginated:

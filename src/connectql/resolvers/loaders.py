@@ -41,7 +41,9 @@ class Loaders:
         loader = self._loaders.get(key)
         if loader is None:
             op = connector.operation(op_name)
-            max_batch = op.batch.max_batch if op.batch and op.batch.mode == "request" else None
+            max_batch = (
+                op.batch.max_batch if op.batch and op.batch.mode in ("request", "hook") else None
+            )
 
             async def load(keys: list[Args]) -> Sequence[Any]:
                 return await _load(connector, op_name, keys, self.caller)

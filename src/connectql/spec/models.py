@@ -93,7 +93,21 @@ class ConfigKey(SpecModel):
     secret: bool = False
     """A secret value never appears in logs, errors, GraphQL results, generated code or docs."""
     default: str | int | float | bool | None = None
+    """A text default may name other config keys (`https://s3.{config.region}.amazonaws.com`)."""
+    env: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]] = []
+    """Environment variables read, first set wins, when the config leaves the key unset
+    (`[AWS_REGION, AWS_DEFAULT_REGION]`); never for connectors created at run time."""
     description: str | None = None
+
+    @field_validator("default")
+    @classmethod
+    def _default_names_config_only(cls, value: Any) -> Any:
+        if isinstance(value, str) and ("{" in value or "}" in value):
+            for placeholder in parse_template(value).placeholders:
+                # {request…} is refused with its location by spec/forwarding.py
+                if placeholder.namespace not in ("config", "request"):
+                    raise ValueError("a default may name only {config.KEY} placeholders")
+        return value
 
 
 # --- auth -----------------------------------------------------------------------------
@@ -266,9 +280,16 @@ error, or a list of them tried in order (the first whose `when` matches)."""
 class BodyErrors(SpecModel):
     """Errors reported inside a 2xx body (Slack's `{"ok": false, "error": "..."}`)."""
 
-    when: BodyMatch
+    when: BodyMatch | None = None
+    header: Annotated[str, Field(pattern=HEADER_NAME_PATTERN)] | None = None
+    """A response header whose presence marks the error (Lambda's `X-Amz-Function-Error`);
+    with `when` too, both must hold."""
     code_path: str
     """Path of the upstream's error code; passed on as `extensions.upstreamCode`."""
+    code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] | None = None
+    """The GraphQL error code of the other errors (default UPSTREAM_ERROR)."""
+    message_path: str | None = None
+    """Path of a message in the body to pass on (e.g. `errorMessage`)."""
     auth_codes: list[str] = []
     """Codes meaning the credentials were refused: UNAUTHENTICATED, refreshed once."""
     rate_limit_codes: list[str] = []
@@ -276,6 +297,13 @@ class BodyErrors(SpecModel):
     """Codes meaning "no such thing": the field resolves to null, like a mapped 404."""
 
     _path = field_validator("code_path")(_check_path)
+    _message = field_validator("message_path")(lambda v: v if v is None else _check_path(v))
+
+    @model_validator(mode="after")
+    def _when_or_header(self) -> BodyErrors:
+        if self.when is None and self.header is None:
+            raise ValueError("body_errors needs when, header or both")
+        return self
 
 
 class QuotaHeaders(SpecModel):
@@ -500,8 +528,9 @@ class RequestSpec(SpecModel):
     object) is left out. Lists and objects are written in the argument's `style`."""
     headers: dict[str, str] = {}
     body: Any = None
-    body_format: Literal["json", "form", "xml", "multipart"] = "json"
-    """`multipart`: multipart/form-data; `FileInput` arguments become file parts."""
+    body_format: Literal["json", "form", "xml", "multipart", "text"] = "json"
+    """`multipart`: multipart/form-data; `FileInput` arguments become file parts; `text`: the
+    rendered body as UTF-8 text (an object's content as it is)."""
     xml_root: str = "request"
 
     _templates = field_validator("base_url", "path", "query", "headers", "body")(
@@ -520,6 +549,9 @@ class ResponseSpec(SpecModel):
     """How to parse the body; default: from its Content-Type."""
     empty: Any = None
     """The result of a 2xx answer without a body (204 No Content), e.g. `true`; default null."""
+    headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = {}
+    """A single result's values read from response headers: key in the record → header name
+    (`{etag: ETag}`); an answer without a body (HEAD, a PUT) is then a record of these."""
 
     _type = field_validator("type")(_check_type_ref)
     _records = field_validator("records")(lambda v: v if v is None else _check_path(v))
@@ -564,6 +596,9 @@ class CursorPagination(_PaginationBase):
     `starting_after` takes the last record's `id`)."""
     has_more_path: str | None = None
     """Path of a flag in the body (`has_more`); false ends the list."""
+    cursor_in: Literal["query", "body"] = "query"
+    """`body`: the cursor and page size are top-level keys of the JSON request body, and a
+    cursor may be an object (DynamoDB's `ExclusiveStartKey` from `LastEvaluatedKey`)."""
 
     _path = field_validator("cursor_path", "cursor_from_last", "has_more_path")(
         lambda v: v if v is None else _check_path(v)
@@ -615,8 +650,11 @@ class Warm(SpecModel):
 class Batch(SpecModel):
     key: GraphQLName
     """The operation argument that identifies one item."""
-    mode: Literal["request", "fan_out"] = "fan_out"
+    mode: Literal["request", "fan_out", "hook"] = "fan_out"
     request: RequestSpec | None = None
+    hook: str | None = None
+    """mode `hook`: an operation hook called once per `max_batch` keys with the other
+    arguments and `keys`; it returns the items in key order (None where absent)."""
     """mode `request`: the multi-get call; `{keys}` is the list of keys."""
     records: str | None = None
     """mode `request`: path of the records in the multi-get response."""
@@ -635,6 +673,8 @@ class Batch(SpecModel):
     def _request_mode_needs(self) -> Batch:
         if self.mode == "request" and self.request is None:
             raise ValueError("batch mode 'request' needs request")
+        if self.mode == "hook" and self.hook is None:
+            raise ValueError("batch mode 'hook' needs hook")
         return self
 
 

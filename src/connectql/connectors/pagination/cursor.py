@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from connectql.connectors.http import HttpRequest, HttpResponse
 from connectql.connectors.pagination.base import PageState, Paginator, set_param
 from connectql.spec.models import CursorPagination
@@ -24,9 +26,18 @@ class CursorPaginator(Paginator):
         return {"cursor": None}
 
     def prepare(self, state: PageState, request: HttpRequest, limit: int) -> None:
+        size = max(1, min(limit, self.spec.page_size))
+        if self.spec.cursor_in == "body":
+            body = orjson.loads(request.body) if request.body else {}
+            if state.get("cursor"):
+                body[self.spec.cursor_param] = state["cursor"]
+            if self.spec.size_param is not None:
+                body[self.spec.size_param] = size
+            request.body = orjson.dumps(body)
+            return
         if state.get("cursor"):
             set_param(request, self.spec.cursor_param, state["cursor"])
-        set_param(request, self.spec.size_param, max(1, min(limit, self.spec.page_size)))
+        set_param(request, self.spec.size_param, size)
 
     def next(
         self, state: PageState, response: HttpResponse, body: Any, records: list[Any]
@@ -40,4 +51,6 @@ class CursorPaginator(Paginator):
             cursor = self._last.get(records[-1])
         if cursor in (None, "") or cursor == state.get("cursor"):
             return None
+        if self.spec.cursor_in == "body" and isinstance(cursor, (dict, list)):
+            return {"cursor": cursor}  # JSON as it came, sent back as it came
         return {"cursor": cursor if isinstance(cursor, (str, int)) else str(cursor)}
