@@ -112,6 +112,11 @@ def _check_templates(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
             request = op.batch.request.model_dump(exclude_defaults=True)
             allowed = {"config", "args", "keys"}
             yield from _placeholders(spec, broken, loc, request, allowed=allowed, op=op)
+        if op.batch is not None and op.batch.each is not None:
+            loc = ("operations", name, "batch", "each")
+            each = {"each": op.batch.each}
+            allowed = {"config", "args", "key"}
+            yield from _placeholders(spec, broken, loc[:-1], each, allowed=allowed, op=op)
 
 
 def _placeholders(

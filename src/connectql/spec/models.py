@@ -465,6 +465,9 @@ class ArgSpec(SpecModel):
     the path and headers, as in OpenAPI."""
     explode: bool | None = None
     """Default: true for `form`, false for every other style, as in OpenAPI."""
+    allow_reserved: bool = False
+    """In the path: keep `/` between percent-encoded segments (a resource name such as
+    `models/veo/operations/7`); an empty, `.` or `..` segment is refused."""
 
     _type = field_validator("type")(_check_type_ref)
 
@@ -599,6 +602,10 @@ class Batch(SpecModel):
     are matched to keys by position (the upstream answers in request order)."""
     join: str | None = ","
     """How `{keys}` becomes text in a path or query: joined by this, or repeated if null."""
+    each: Any = None
+    """mode `request`: what each key becomes in `{keys}`, a value with templates (`{key}`
+    the key, `{args.…}`, `{config.…}`), for multi-gets whose body lists one object per key;
+    without it, `{keys}` is the keys themselves."""
     max_batch: Annotated[int, Field(ge=1)] = 100
     max_concurrency: Annotated[int, Field(ge=1)] = 10
     warm: Warm | None = None
