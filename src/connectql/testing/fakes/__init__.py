@@ -1,0 +1,1 @@
+"""Fakes of real services, each an aiohttp app to serve with `connectql.testing.FakeUpstream`."""
