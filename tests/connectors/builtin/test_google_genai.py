@@ -133,7 +133,7 @@ class TestGoogleGenAIContract(ConnectorContract):
         sent = fake.requests[0].json()["requests"]
         assert sent[0] == {
             "model": "models/gemini-embedding-001",
-            "content": {"parts": [{"text": "text number 0"}]},
+            "content": {"role": "user", "parts": [{"text": "text number 0"}]},
         }
         for i, text in enumerate(texts):
             assert result.data["google_genai"][f"e{i}"] == pytest.approx(fake_embedding(text))

@@ -124,7 +124,6 @@ MESSAGES: dict[str, dict[str, Field]] = {
         "speechConfig": "any",
         "thinkingConfig": ("message", "ThinkingConfig"),
         "mediaResolution": "string",
-        "imageConfig": "any",
     },
     "GenerateContentRequest": {
         "model": "string",
@@ -229,7 +228,11 @@ def _check_field(kind: Field, value: Any, where: str) -> list[str]:
     ok = {
         "string": isinstance(value, str),
         "bool": isinstance(value, bool),
-        "int": (isinstance(value, int) and not isinstance(value, bool))
+        # protobuf's JSON parser takes an int as a number without a fraction, or its digits
+        "int": (
+            (isinstance(value, int | float) and not isinstance(value, bool))
+            and float(value).is_integer()
+        )
         or (isinstance(value, str) and value.lstrip("-").isdigit()),
         "number": isinstance(value, int | float) and not isinstance(value, bool),
     }[kind]
