@@ -1,6 +1,8 @@
-"""Two small spec features: `batch.each` (each key becomes an object in `{keys}`, for
-multi-gets such as Gemini's batchEmbedContents) and `allow_reserved` (a path value that is a
-resource name keeps its `/`, each segment percent-encoded, and may not climb with `..`)."""
+"""Three small spec features: `batch.each` (each key becomes an object in `{keys}`, for
+multi-gets such as Gemini's batchEmbedContents), `allow_reserved` (a path value that is a
+resource name keeps its `/`, each segment percent-encoded, and may not climb with `..`), and
+`kind: subscription` with `poll` (a query read until a path holds; streamed over WebSocket in
+tests/connectors/builtin/test_google_genai.py)."""
 
 from __future__ import annotations
 
@@ -129,3 +131,46 @@ async def test_allow_reserved_refuses_climbing(upstream: FakeUpstream, name: str
         await connector.stop()
     assert caught.value.code == "BAD_USER_INPUT"
     assert upstream.requests == []
+
+
+def subscription_spec(**poll: Any) -> dict[str, Any]:
+    data = spec().model_dump(by_alias=True, exclude_defaults=True)
+    data["operations"]["watch"] = {
+        "kind": "subscription",
+        "args": {"name": "String!"},
+        "response": {"type": "JSON"},
+        "poll": {"operation": "byName", "until": "done", **poll},
+    }
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        pytest.param({"poll": None}, "a subscription operation needs poll", id="no-poll"),
+        pytest.param(
+            {"poll": {"operation": "item", "until": "done"}, "args": {"id": "ID!"}},
+            "must be the type 'item' returns",
+            id="other-type",
+        ),
+        pytest.param({"args": {"nope": "String"}}, "'byName' has no argument 'nope'", id="arg"),
+        pytest.param(
+            {"poll": {"operation": "missing", "until": "done"}},
+            "'missing' is not an unpaginated query operation",
+            id="unknown-operation",
+        ),
+    ],
+)
+def test_a_subscription_is_checked(change: dict[str, Any], problem: str) -> None:
+    data = subscription_spec()
+    data["operations"]["watch"].update(change)
+    if data["operations"]["watch"]["poll"] is None:
+        del data["operations"]["watch"]["poll"]
+    with pytest.raises(SpecErrors) as caught:
+        load_spec_text(orjson.dumps(data).decode(), "probe.json")
+    assert any(problem in str(e) for e in caught.value.errors), caught.value.errors
+
+
+def test_a_subscription_validates() -> None:
+    loaded = load_spec_text(orjson.dumps(subscription_spec(every=1)).decode(), "probe.json")
+    assert loaded.operations["watch"].poll is not None
