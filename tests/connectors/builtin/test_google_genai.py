@@ -3,12 +3,18 @@ request against the REST messages; the official google-genai SDK runs against th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from gql import Client, gql
+from gql.transport.exceptions import TransportQueryError
 
+from connectql.connectors.builtin import builtin_spec
+from connectql.runtime import Runtime
+from connectql.spec.loader import load_spec
 from connectql.testing import FakeUpstream
 from connectql.testing.fakes.google_genai import (
     DEFAULT_API_KEY,
@@ -18,7 +24,7 @@ from connectql.testing.fakes.google_genai import (
     fake_embedding,
 )
 from tests.connectors.builtin.contract import ConnectorContract
-from tests.support import execute
+from tests.support import execute, serving, ws_transport
 
 WRONG_KEY = "AIzaSyWRONG-genai-9876543210zyxwvutsrq"
 
@@ -59,6 +65,7 @@ class TestGoogleGenAIContract(ConnectorContract):
         "embedding",
         "generateVideo",
         "videoOperation",
+        "videoProgress",
     )
     auth_query = "{ google_genai { models(first: 5) { nodes { name } } } }"
 
@@ -80,6 +87,8 @@ class TestGoogleGenAIContract(ConnectorContract):
             "generateVideo": START_VIDEO,
             "videoOperation": f'{{ google_genai {{ v: videoOperation(name: "{job}") {{ name }} '
             f'm: model(name: "veo-3.0-generate-001") {{ name }} }} }}',
+            # a subscription's document, sent here as the query it polls (WebSocket: below)
+            "videoProgress": f'{{ google_genai {{ videoOperation(name: "{job}") {{ done }} }} }}',
         }
 
     def config(self, fake: FakeUpstream) -> dict[str, Any]:
@@ -243,3 +252,44 @@ async def test_errors_carry_the_google_envelope() -> None:
     assert "models/gemini-9 is not found" in error["message"]
     assert none.errors is None
     assert none.data == {"google_genai": {"model": None}}
+
+
+async def test_a_subscription_streams_progress_until_the_video_is_done() -> None:
+    contract = TestGoogleGenAIContract()
+    async with contract.served() as (url, fake):
+        started = await execute(url, START_VIDEO)
+        name = started.data["google_genai"]["generateVideo"]["name"]
+        events = []
+        async with asyncio.timeout(30), Client(transport=ws_transport(url)) as session:
+            document = gql(
+                "subscription($name: ID!) { google_genai_videoProgress(name: $name, "
+                "intervalMs: 100) { name done progressPercent videos { uri } } }"
+            )
+            document.variable_values = {"name": name}
+            async for event in session.subscribe(document):
+                events.append(event["google_genai_videoProgress"])
+    assert [e["progressPercent"] for e in events] == [33, 66, None]
+    assert [e["done"] for e in events] == [None, None, True]  # the stream ends when done
+    assert len(events[-1]["videos"]) == 2
+    assert fake.count("GET", f"/v1beta/{name}") == 3
+
+
+async def test_a_subscription_reports_a_refused_key_as_an_error() -> None:
+    contract = TestGoogleGenAIContract()
+    async with contract.fake() as fake:
+        runtime = Runtime()
+        runtime.add(load_spec(builtin_spec("google_genai")), contract.wrong_config(fake))
+        async with serving(runtime) as url:
+            document = gql(
+                'subscription { google_genai_videoProgress(name: "models/v/operations/1", '
+                "intervalMs: 100) { done } }"
+            )
+            async with asyncio.timeout(30), Client(transport=ws_transport(url)) as session:
+                with pytest.raises(TransportQueryError) as caught:
+                    async for _ in session.subscribe(document):
+                        pass
+    errors = caught.value.errors or []
+    assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert errors[0]["extensions"]["operation"] == "videoOperation"
+    assert WRONG_KEY not in str(errors)
+    assert fake.count() == 1

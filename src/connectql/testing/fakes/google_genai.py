@@ -21,8 +21,11 @@ any setting of HARM_CATEGORY_DANGEROUS_CONTENT other than BLOCK_NONE/OFF; tokens
 ceil(len(text) / 4); an embedding is `fake_embedding(text, dims)`. A video operation is done
 after `state.video_polls` reads of it, with `metadata.progressPercent` rising until then.
 
-Not enforced: per-model method support beyond `supportedGenerationMethods`, content size
-limits, tools and tool config (accepted as any object), file uploads, streaming.
+Not enforced: content size and token limits, tools and tool config, response schemas,
+function calls and speech config (accepted as any object), the contents of Veo `parameters`
+values (only their names and JSON types), quota per model or per minute (429s come only from
+`rate_limit_next`), `v1` (only `v1beta` is served). Not served: streaming
+(`streamGenerateContent`), files, cached contents, tuned models, batches, `operations` lists.
 """
 
 from __future__ import annotations
