@@ -174,3 +174,12 @@ def test_a_subscription_is_checked(change: dict[str, Any], problem: str) -> None
 def test_a_subscription_validates() -> None:
     loaded = load_spec_text(orjson.dumps(subscription_spec(every=1)).decode(), "probe.json")
     assert loaded.operations["watch"].poll is not None
+
+
+def test_a_generated_client_leaves_subscriptions_out() -> None:
+    from connectql.builder.client import generate_client
+
+    loaded = load_spec_text(orjson.dumps(subscription_spec()).decode(), "probe.json")
+    source = "".join(generate_client(loaded).values())
+    assert "def by_name" in source
+    assert "def watch" not in source  # served by connectql's Subscription root only
