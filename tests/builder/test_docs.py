@@ -20,6 +20,7 @@ from connectql.builder.docs import generate_docs
 from connectql.config import AppConfig
 from connectql.connectors.builtin import builtin_names, builtin_spec
 from connectql.demo.runner import BOOKSTORE_SPEC
+from connectql.graph.types import type_prefix
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec, load_spec_text
 from connectql.spec.models import ConnectorSpec
@@ -154,7 +155,7 @@ def test_every_prebuilt_connector_has_docs(spec: ConnectorSpec) -> None:
     for name in spec.operations:
         assert f"#### `{name}`" in docs
     for name in spec.types:
-        assert f"`{spec.name.capitalize()}{name}`" in docs
+        assert f"`{type_prefix(spec.name)}{name}`" in docs  # google_genai: GoogleGenai…
 
 
 @pytest.mark.parametrize("spec", all_specs(), ids=lambda s: s.name)
