@@ -176,7 +176,7 @@ BROKEN = [
         'query: {status: "{args.status}"}',
         'query: {status: "{arg.status}"}',
         "37:29 operations.items.request.query: unknown placeholder {arg.status} in "
-        "'{arg.status}': it must start with one of args, config, env, keys, parent",
+        "'{arg.status}': it must start with one of args, config, env, key, keys, parent",
     ),
     (
         "env in a spec",

@@ -599,6 +599,7 @@ def make_plan(spec: ConnectorSpec) -> Plan:
     plan.operations = tuple(
         _operation_plan(name, op, methods.take(snake_name(name, "operation")))
         for name, op in spec.operations.items()
+        if op.kind != "subscription"  # a polling subscription is served by connectql only
     )
     return plan
 

@@ -378,7 +378,11 @@ def _fed_by(ctx: _Context, template: str | None) -> str:
 
 def _operations(ctx: _Context) -> list[str]:
     blocks = ["## Operations"]
-    for kind, title in (("query", "Queries"), ("mutation", "Mutations")):
+    for kind, title in (
+        ("query", "Queries"),
+        ("mutation", "Mutations"),
+        ("subscription", "Subscriptions"),
+    ):
         names = sorted(n for n, op in ctx.spec.operations.items() if op.kind == kind)
         if names:
             blocks.append(f"### {title}")
@@ -410,6 +414,11 @@ def _operation(ctx: _Context, name: str, op: Operation) -> list[str]:
 def _upstream(ctx: _Context, op: Operation) -> str:
     if op.hook is not None:
         return f"implemented by the hook {ctx.code(op.hook)}"
+    if op.poll is not None:
+        return (
+            f"reads {ctx.code(op.poll.operation)} every {op.poll.every:g} s (or `intervalMs`) "
+            f"until {ctx.code(op.poll.until)} holds, one event per read"
+        )
     return ctx.code(f"{op.request.method} {op.request.path or '/'}")
 
 
@@ -586,8 +595,10 @@ def example_query(spec: ConnectorSpec, op_name: str) -> str:
 def _example_query(ctx: _Context, op_name: str) -> str:
     op = ctx.spec.operations[op_name]
     field = _Selection(op_name + _call_arguments(ctx, op), _result_selection(ctx, op))
-    root = "mutation" if op.kind == "mutation" else "query"
-    if not ctx.spec.connector.namespace:  # the operation is a root field
+    root = op.kind
+    if op.kind == "subscription" and ctx.spec.connector.namespace:  # a root field of its own
+        field = _Selection(f"{ctx.spec.name}_{field.head}", field.children)
+    if not ctx.spec.connector.namespace or op.kind == "subscription":
         return "\n".join(_Selection(root, (field,)).lines())
     document = _Selection(root, (_Selection(ctx.spec.name, (field,)),))
     return "\n".join(document.lines())

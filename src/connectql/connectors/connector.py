@@ -36,7 +36,7 @@ from connectql.connectors.record_selector import RecordSelector
 from connectql.connectors.requester import Requester
 from connectql.errors import ConfigError, ConnectorError
 from connectql.spec.models import ConnectorSpec, Operation, RequestSpec
-from connectql.spec.templates import parse_template, to_text
+from connectql.spec.templates import parse_template, render_value, to_text
 
 
 def resolve_config(
@@ -432,10 +432,14 @@ class Connector:
         assert batch is not None
         assert batch.request is not None
         forwarded = self.requester.forwarding.select(op_name, caller)
+        sent: list[Any] = keys
+        if batch.each is not None:  # one object per key, e.g. {"content": {"text": "{key}"}}
+            scope = self.requester.scope({"args": args}, forwarded)
+            sent = [render_value(batch.each, {**scope, "key": key}) for key in keys]
         request = self.build_request(
             op_name,
             batch.request,
-            {"args": args, "keys": keys},
+            {"args": args, "keys": sent},
             list_join=batch.join,
             forwarded=forwarded,
         )

@@ -173,7 +173,8 @@ class Requester:
             filled = _path_part(part, full, args, join)
             if not filled:  # `/users//repos` reaches another resource, or none
                 raise ConnectorError(
-                    f"{part.text} is empty, and it fills a path segment",
+                    f"{part.text} is empty (or a name with an empty, . or .. segment), and it "
+                    "fills a path segment",
                     connector=self.name,
                     operation=op_name,
                     code="BAD_USER_INPUT",
@@ -285,6 +286,11 @@ def _path_part(
     arg = args.get(name) if name is not None else None
     if name is None or arg is None:
         return quote(to_text(value, join), safe="")
+    if arg.allow_reserved:  # a resource name: its `/` stays, no segment may climb or vanish
+        segments = to_text(value, join).split("/")
+        if any(s in ("", ".", "..") for s in segments):
+            return ""
+        return "/".join(quote(s, safe="") for s in segments)
     return path_text(name, value, arg.style or "simple", arg.explode)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import strawberry
 from graphql import (
     GraphQLError,
+    GraphQLField,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
@@ -112,6 +113,7 @@ def build_schema(
     roots_fields = RootFields(
         base.query_type.fields,  # type: ignore[union-attr]
         base.mutation_type.fields if base.mutation_type else {},
+        base.subscription_type.fields if base.subscription_type else {},
     )
     named: list[GraphQLNamedType] = []
     parts: list[ConnectorTypes] = []
@@ -148,7 +150,7 @@ def build_schema(
             )
             if mutation_fields
             else None,
-            subscription=base.subscription_type,
+            subscription=_subscription_type(base.subscription_type, roots_fields.subscription),
             types=named,
             directives=directives,
             extensions=base.extensions,
@@ -163,6 +165,18 @@ def build_schema(
         )
     static._schema = schema
     return BuiltSchema(static, (time.perf_counter() - started) * 1000)
+
+
+def _subscription_type(
+    static: GraphQLObjectType | None, fields: dict[str, GraphQLField]
+) -> GraphQLObjectType | None:
+    """The static Subscription type, or one that also holds the connectors' subscriptions."""
+    if static is not None and fields.keys() == static.fields.keys():
+        return static
+    if not fields:
+        return None
+    description = static.description if static is not None else None
+    return GraphQLObjectType("Subscription", fields, description=description)
 
 
 def _ghost_types(

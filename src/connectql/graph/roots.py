@@ -36,13 +36,20 @@ class _Owner:
 class RootFields:
     """Collects root fields by name, with who owns each; `check` raises the clashes."""
 
-    def __init__(self, query: Mapping[str, GraphQLField], mutation: Mapping[str, GraphQLField]):
+    def __init__(
+        self,
+        query: Mapping[str, GraphQLField],
+        mutation: Mapping[str, GraphQLField],
+        subscription: Mapping[str, GraphQLField] | None = None,
+    ):
         static = _Owner(None, None)
         self.query: dict[str, GraphQLField] = dict(query)
         self.mutation: dict[str, GraphQLField] = dict(mutation)
+        self.subscription: dict[str, GraphQLField] = dict(subscription or {})
         self._owners = {
             "Query": dict.fromkeys(query, static),
             "Mutation": dict.fromkeys(mutation, static),
+            "Subscription": dict.fromkeys(self.subscription, static),
         }
         self._clashes: list[tuple[str, str, _Owner, _Owner]] = []
 
@@ -52,10 +59,11 @@ class RootFields:
         for root, fields, target in (
             ("Query", query, self.query),
             ("Mutation", mutation, self.mutation),
+            ("Subscription", types.subscription_fields(), self.subscription),
         ):
             owners = self._owners[root]
             for name, field in fields.items():
-                owner = _Owner(types, None if namespaced else name)
+                owner = _Owner(types, None if namespaced and root != "Subscription" else name)
                 earlier = owners.get(name)
                 if earlier is not None:
                     self._clashes.append((root, name, earlier, owner))

@@ -159,6 +159,10 @@ class ResolverFactory(Protocol):
         """`base64` or `url` of a Binary result."""
         ...
 
+    def subscription(self, connector: Connector, op_name: str) -> GraphQLFieldResolver:
+        """The `subscribe` function of a subscription operation: an async iterator of events."""
+        ...
+
     def entities(self, entities: Mapping[str, Entity]) -> EntityResolvers:
         """`_entities` and `_Entity`'s resolve_type of a federation subgraph."""
         ...
@@ -562,6 +566,30 @@ class ConnectorTypes:
             )
         return self._root_fields
 
+    def subscription_fields(self) -> dict[str, GraphQLField]:
+        """Root Subscription fields, one per subscription operation (a subscription's event
+        stream comes from a root field): `connector_operation`, or with `namespace: false`
+        the operation's name."""
+        fields: dict[str, GraphQLField] = {}
+        for name, op in self._exposed("subscription").items():
+            root = f"{self.connector.name}_{name}" if self.spec.connector.namespace else name
+            args = self._args(op)
+            every = op.poll.every if op.poll is not None else 5.0
+            args["intervalMs"] = GraphQLArgument(
+                GraphQLInt,
+                default_value=int(every * 1000),
+                description="Milliseconds between reads (at least 100).",
+            )
+            fields[root] = GraphQLField(
+                self.output(op.response.type),
+                args=args,
+                subscribe=self._resolvers.subscription(self.connector, name),
+                resolve=lambda event, _info, **_args: event,
+                description=op.description,
+                deprecation_reason=op.deprecated,
+            )
+        return fields
+
     def all_named_types(self) -> list[GraphQLNamedType]:
         """Every declared type, so unused ones still appear in the schema (but not input
         types and enums that only hidden operations use)."""
@@ -578,6 +606,8 @@ class ConnectorTypes:
             query, mutation = self.root_fields()
             roots = [GraphQLObjectType("Query", query)] if query else []
             roots += [GraphQLObjectType("Mutation", mutation)] if mutation else []
+        if subscriptions := self.subscription_fields():
+            roots.append(GraphQLObjectType("Subscription", subscriptions))
         seen: dict[str, GraphQLNamedType] = {}
         pending = [*roots, *self.all_named_types()]
         while pending:

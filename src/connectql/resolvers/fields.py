@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from strawberry.dataloader import DataLoader
 
 from connectql.connectors.callers import Caller
 from connectql.connectors.connector import Connector
+from connectql.connectors.record_selector import compiled_path
 from connectql.errors import ConnectorError, Forbidden
 from connectql.resolvers.cursors import Cursors, cursor_scope
 from connectql.resolvers.entities import Entity, EntityResolvers, entity_resolvers
@@ -65,6 +66,10 @@ def _bad_input(connector: Connector, op_name: str, message: str) -> ConnectorErr
     )
 
 
+MIN_POLL_MS = 100
+"""The shortest interval a subscriber may ask a polling subscription for."""
+
+
 class ConnectorResolvers:
     """The `ResolverFactory` the schema builder uses for every connector."""
 
@@ -106,6 +111,29 @@ class ConnectorResolvers:
 
     def binary_field(self, name: str) -> GraphQLFieldResolver:
         return self.files.field(name)
+
+    def subscription(self, connector: Connector, op_name: str) -> GraphQLFieldResolver:
+        """Read the poll's query now, then every interval, one event per answer, until its
+        `until` path holds, it answers null, or `max_polls` reads were made."""
+        poll = connector.operation(op_name).poll
+        assert poll is not None, f"{op_name} is not a subscription"
+        until = compiled_path(poll.until)
+
+        async def subscribe(
+            parent: Any, info: Info, intervalMs: int | None = None, **args: Any
+        ) -> AsyncIterator[Any]:
+            wanted = poll.every * 1000 if intervalMs is None else intervalMs
+            interval = max(MIN_POLL_MS, wanted) / 1000
+            caller = _caller(info)
+            for n in range(poll.max_polls):
+                if n:
+                    await asyncio.sleep(interval)
+                event = await connector.execute(poll.operation, args, caller=caller)
+                yield event
+                if event is None or until.get(event):
+                    return
+
+        return subscribe
 
     def entities(self, entities: Mapping[str, Entity]) -> EntityResolvers:
         return entity_resolvers(entities)

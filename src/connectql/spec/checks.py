@@ -112,6 +112,11 @@ def _check_templates(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]:
             request = op.batch.request.model_dump(exclude_defaults=True)
             allowed = {"config", "args", "keys"}
             yield from _placeholders(spec, broken, loc, request, allowed=allowed, op=op)
+        if op.batch is not None and op.batch.each is not None:
+            loc = ("operations", name, "batch", "each")
+            each = {"each": op.batch.each}
+            allowed = {"config", "args", "key"}
+            yield from _placeholders(spec, broken, loc[:-1], each, allowed=allowed, op=op)
 
 
 def _placeholders(
@@ -395,6 +400,25 @@ def _check_operations(spec: ConnectorSpec, broken: _Broken) -> Iterator[Problem]
         yield from _check_styles(loc, op)
         if op.batch is not None:
             yield from _check_batch(spec, loc, op)
+        if op.poll is not None:
+            yield from _check_poll(spec, loc, op)
+
+
+def _check_poll(spec: ConnectorSpec, loc: Loc, op: Operation) -> Iterator[Problem]:
+    """A subscription reads a query of the same connector with its own arguments."""
+    assert op.poll is not None
+    read = spec.operations.get(op.poll.operation)
+    where = (*loc, "poll", "operation")
+    if read is None or read.kind != "query" or read.is_paginated:
+        yield where, f"{op.poll.operation!r} is not an unpaginated query operation of this spec"
+        return
+    for name in op.args:
+        if name not in read.args:
+            yield (*loc, "args", name), f"{op.poll.operation!r} has no argument {name!r}"
+    if parse_type_ref(read.response.type).base != parse_type_ref(op.response.type).base:
+        yield (*loc, "response", "type"), f"must be the type {op.poll.operation!r} returns"
+    if op.batch is not None or op.pagination is not None or op.hook is not None:
+        yield loc, "a subscription has no batch, pagination or hook: its poll reads a query"
 
 
 def _check_file_field(loc: Loc, type_text: str, resolves: bool) -> Iterator[Problem]:

@@ -512,6 +512,9 @@ class ArgSpec(SpecModel):
     the path and headers, as in OpenAPI."""
     explode: bool | None = None
     """Default: true for `form`, false for every other style, as in OpenAPI."""
+    allow_reserved: bool = False
+    """In the path: keep `/` between percent-encoded segments (a resource name such as
+    `models/veo/operations/7`); an empty, `.` or `..` segment is refused."""
 
     _type = field_validator("type")(_check_type_ref)
 
@@ -663,6 +666,10 @@ class Batch(SpecModel):
     are matched to keys by position (the upstream answers in request order)."""
     join: str | None = ","
     """How `{keys}` becomes text in a path or query: joined by this, or repeated if null."""
+    each: Any = None
+    """mode `request`: what each key becomes in `{keys}`, a value with templates (`{key}`
+    the key, `{args.…}`, `{config.…}`), for multi-gets whose body lists one object per key;
+    without it, `{keys}` is the keys themselves."""
     max_batch: Annotated[int, Field(ge=1)] = 100
     max_concurrency: Annotated[int, Field(ge=1)] = 10
     warm: Warm | None = None
@@ -678,8 +685,24 @@ class Batch(SpecModel):
         return self
 
 
+class Poll(SpecModel):
+    """A subscription that reads a query operation again and again: each answer is an event,
+    and the one where `until` holds is the last (a long-running operation that is `done`)."""
+
+    operation: GraphQLName
+    """The query operation read; it gets the subscription's arguments."""
+    until: str
+    """Path in its answer; a truthy value ends the stream (after sending that answer)."""
+    every: Annotated[float, Field(ge=0.1)] = 5.0
+    """Seconds between reads; a subscriber may ask for another interval (`intervalMs`, at
+    least 100 ms)."""
+    max_polls: Annotated[int, Field(ge=1)] = 720
+
+    _until = field_validator("until")(_check_path)
+
+
 class Operation(SpecModel):
-    kind: Literal["query", "mutation"] = "query"
+    kind: Literal["query", "mutation", "subscription"] = "query"
     description: str | None = None
     args: dict[GraphQLName, ArgSpec] = {}
     request: RequestSpec = RequestSpec()
@@ -698,9 +721,17 @@ class Operation(SpecModel):
     `source.auth`."""
     expose: bool = True
     """false: no field in the public schema; links, joins and federation lookups still use it."""
+    poll: Poll | None = None
+    """kind `subscription`: the query it reads until done (no `request` of its own)."""
 
     _short = field_validator("args", mode="before")(_fields_shorthand)
     _error_keys = field_validator("errors")(_check_error_keys)
+
+    @model_validator(mode="after")
+    def _subscription_polls(self) -> Operation:
+        if (self.kind == "subscription") != (self.poll is not None):
+            raise ValueError("a subscription operation needs poll, and only a subscription has one")
+        return self
 
     @property
     def is_paginated(self) -> bool:

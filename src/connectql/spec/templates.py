@@ -16,8 +16,9 @@ from typing import Any
 
 from connectql.spec.paths import Path, parse_path
 
-NAMESPACES = frozenset({"args", "config", "parent", "keys", "env", "request"})
+NAMESPACES = frozenset({"args", "config", "parent", "keys", "key", "env", "request"})
 """`env` is allowed in connectql.yaml only; specs read the environment through `config`.
+`key` (one key) only in a batch's `each`.
 `request` (`{request.headers.NAME}`, a caller's header) only in a connector's source and
 request templates, for the names its `source.forward_headers` lists."""
 
