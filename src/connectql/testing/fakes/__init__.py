@@ -14,6 +14,7 @@ serve the app with `connectql.testing.FakeUpstream` on 127.0.0.1, on a free port
         fake.requests[-1].json()  # what was sent
 
 Modules: `github` (validates requests against GitHub's OpenAPI description: needs the
-`openapi-core` package), `slack`, `openai`. Import the one you need; this
+`openapi-core` package), `slack`, `openai`, `openrouter` (validates requests against the
+official `openrouter` SDK's request models: needs that package). Import the one you need; this
 package imports none of them.
 """
