@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLE = '''
+EXAMPLE = """
 import pytest
 import pytest_asyncio
 
@@ -65,7 +65,7 @@ async def test_summarize_reports_an_outage(openrouter):
         await summarize(llm, "hello")
     assert caught.value.status == 502
     assert fake.count() == 1  # a chat completion is a POST: never retried on a 5xx
-'''
+"""
 
 
 def test_the_example_passes_as_a_users_test_file(tmp_path: Path) -> None:
