@@ -19,12 +19,12 @@ from connectql.builder.openapi import import_openapi, load_document, read_lock
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec_text
 from connectql.testing import FakeUpstream
-from tests.fakes.github import GitHubState, create_github_app
+from connectql.testing.fakes.github import SPEC_FILE, GitHubState, create_github_app
 from tests.support import execute, serving
 
 DATA = Path(__file__).parent / "data"
 PETSTORE = DATA / "petstore.yaml"
-GITHUB_SUBSET = Path(__file__).parent.parent / "fakes" / "data" / "github-openapi-pruned.json"
+GITHUB_SUBSET = SPEC_FILE
 KEY = "pet-key-0123456789"
 
 

@@ -10,7 +10,7 @@ from connectql import ConfigError, ConnectorError, open_connector
 from connectql.demo.runner import BOOKSTORE_SPEC
 from connectql.demo.upstream import create_bookstore_app
 from connectql.testing import FakeUpstream
-from tests.fakes.openai import DEFAULT_API_KEY, OpenAIState, create_openai_app
+from connectql.testing.fakes.openai import DEFAULT_API_KEY, OpenAIState, create_openai_app
 from tests.support import DEMO_KEY
 
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tests.fakes.slack import SlackError, slack_id
+from connectql.testing.fakes.slack import SlackError, slack_id
 from tests.fakes.tracker import Person, TrackerData
 
 CHAT_TOKEN = "xoxb-acme-chat-fake-token"

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from connectql import open_connector
 from connectql.testing import FakeUpstream
-from tests.fakes.openai import DEFAULT_API_KEY, OpenAIState, create_openai_app
+from connectql.testing.fakes.openai import DEFAULT_API_KEY, OpenAIState, create_openai_app
 from tests.processes import Processes, clean_env, run_cli
 from tests.readme_blocks import block
 

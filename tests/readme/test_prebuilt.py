@@ -9,9 +9,9 @@ from pathlib import Path
 import yaml
 
 from connectql.testing import FakeUpstream
-from tests.fakes.github import GitHubState, create_github_app
-from tests.fakes.openai import DEFAULT_API_KEY, OpenAIState, create_openai_app
-from tests.fakes.slack import BOT_TOKEN, SlackState, create_slack_app
+from connectql.testing.fakes.github import GitHubState, create_github_app
+from connectql.testing.fakes.openai import DEFAULT_API_KEY, OpenAIState, create_openai_app
+from connectql.testing.fakes.slack import BOT_TOKEN, SlackState, create_slack_app
 from tests.processes import Processes
 from tests.readme_blocks import README, block
 from tests.support import execute

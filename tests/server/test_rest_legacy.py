@@ -15,7 +15,7 @@ from aiohttp import web
 
 from connectql import ControlPlane, SpecBuilder
 from connectql.testing import FakeUpstream
-from tests.fakes.openai import DEFAULT_API_KEY, OpenAIState, create_openai_app
+from connectql.testing.fakes.openai import DEFAULT_API_KEY, OpenAIState, create_openai_app
 from tests.support import ADMIN_KEY, control_server
 
 SECRET = "legacy-secret-key-0123456789"

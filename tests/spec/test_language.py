@@ -20,6 +20,7 @@ def test_exported_json_schema_matches_the_models() -> None:
     )
     schema = json.loads(render())
     assert set(schema["properties"]) == {
+        "extends",
         "spec_version",
         "connector",
         "config",
@@ -28,6 +29,7 @@ def test_exported_json_schema_matches_the_models() -> None:
         "operations",
         "tests",
     }
+    assert schema["else"]["required"] == ["connector", "source", "operations"]  # unless extends
 
 
 def test_templates_keep_lone_values_and_join_mixed_text() -> None:

@@ -252,6 +252,8 @@ class Exchange:
                 retry_after = retry_after if retry_after is not None else self._quota_wait()
             else:
                 status_kind = status
+            if status_kind == 429 and retry_after is None and self._quota_exhausted(response):
+                retry_after = self._quota_wait()  # OpenRouter: no Retry-After, a quota reset
             if status_kind == 429 and retry_after is not None and self.limiter is not None:
                 self.limiter.penalize(retry_after)
             explicit = retry_explicit(action)
@@ -326,7 +328,12 @@ class Exchange:
             value, kind = quota.reset_after, "seconds"  # the upstream names no reset time
         else:
             kind = quota.reset_kind
-        reset = value if kind == "epoch" else self.clock.time() + value
+        if kind == "epoch":
+            reset = value
+        elif kind == "epoch_ms":
+            reset = value / 1000
+        else:
+            reset = self.clock.time() + value
         self._quota_reset_at = max(self._quota_reset_at, reset)
 
     # --- attempts: tracing, backoff, the breaker ------------------------------------------

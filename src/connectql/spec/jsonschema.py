@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from connectql.spec.models import ConnectorSpec
+from connectql.spec.models import ConnectorSpec, Extends
 
 SCHEMA_FILE = Path(__file__).with_name("connector-spec.schema.json")
 SCHEMA_ID = "https://connectql.dev/schemas/connector-spec-v1.json"
@@ -18,6 +18,14 @@ SCHEMA_ID = "https://connectql.dev/schemas/connector-spec-v1.json"
 
 def spec_json_schema() -> dict[str, Any]:
     schema = ConnectorSpec.model_json_schema(by_alias=True, mode="validation")
+    # the loader merges `extends` away before validating; editors still need to know it
+    extends = Extends.model_json_schema(by_alias=True, mode="validation")
+    schema["$defs"]["Extends"] = extends
+    schema["properties"] = {"extends": {"$ref": "#/$defs/Extends"}, **schema["properties"]}
+    required = schema.pop("required", [])
+    schema["if"] = {"required": ["extends"]}
+    schema["then"] = {}
+    schema["else"] = {"required": required}  # an extending spec may inherit any section
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 
 

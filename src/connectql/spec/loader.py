@@ -35,6 +35,7 @@ from connectql.spec.models import (
     NAME_PATTERN,
     TYPE_NAME_PATTERN,
     ConnectorSpec,
+    Extends,
 )
 from connectql.spec.origins import remember
 
@@ -51,6 +52,9 @@ PATTERN_NAMES = {
 }
 Mark = tuple[int, int]
 """1-based line and column."""
+PREBUILT_DIR = FilePath(__file__).resolve().parent.parent / "connectors" / "builtin"
+"""Where `extends: {builtin: NAME}` finds NAME/connector.yaml: files only, nothing imported
+from the layer above; a spec (even one sent to the API) can name nothing outside it."""
 
 
 class Positions:
@@ -115,7 +119,53 @@ def load_spec(path: str | FilePath) -> ConnectorSpec:
 def load_spec_text(text: str, filename: str = "<spec>") -> ConnectorSpec:
     """Load and check a spec given as YAML or JSON text; `filename` appears in errors."""
     data, positions = _compose(text, filename)
+    if isinstance(data, dict) and "extends" in data:
+        data = _extended(data, positions, filename)
     return validate_data(data, positions, filename)
+
+
+def _extended(data: dict[Any, Any], positions: Positions, filename: str) -> dict[Any, Any]:
+    """The prebuilt spec `data` extends, without its `omit` keys, with `data` merged over it.
+    Keys that come from the base are reported at the nearest key of `data` that holds them."""
+
+    def refused(loc: Loc, problem: str) -> SpecErrors:
+        mark = positions.at(loc)
+        line, column = mark if mark else (None, None)
+        where = SpecLocation(filename, line, column, _dotted(loc))
+        return SpecErrors([SpecError(problem, where)])
+
+    own = dict(data)
+    try:
+        extends = Extends.model_validate(own.pop("extends"))
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        pattern = str((err.get("ctx") or {}).get("pattern", ""))
+        problem = PATTERN_NAMES.get(pattern) or f"{err['msg'][0].lower()}{err['msg'][1:]}"
+        message = f"{problem} (extends is {{builtin: NAME, omit: [KEY, …]}})"
+        raise refused(("extends", *err["loc"]), message) from None
+    file = PREBUILT_DIR / extends.builtin / "connector.yaml"
+    if not file.is_file():
+        known = ", ".join(sorted(p.parent.name for p in PREBUILT_DIR.glob("*/connector.yaml")))
+        raise refused(("extends", "builtin"), f"no prebuilt connector by that name ({known})")
+    base, _ = _compose(file.read_text(encoding="utf-8"), str(file))
+    if not isinstance(base, dict) or "extends" in base:
+        raise refused(("extends", "builtin"), "that prebuilt spec cannot be extended")
+    for i, dotted in enumerate(extends.omit):
+        *parents, last = dotted.split(".")
+        holder: Any = base
+        for part in parents:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        if not isinstance(holder, dict) or last not in holder:
+            raise refused(("extends", "omit", i), f"the base has no key {dotted}")
+        del holder[last]
+    merged: dict[Any, Any] = _merged(base, own)
+    return merged
+
+
+def _merged(base: Any, over: Any) -> Any:
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return over
+    return {**base, **{key: _merged(base.get(key), value) for key, value in over.items()}}
 
 
 def validate_data(data: Any, positions: Positions, filename: str) -> ConnectorSpec:

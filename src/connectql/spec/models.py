@@ -311,7 +311,9 @@ class QuotaHeaders(SpecModel):
 
     remaining: str = "x-ratelimit-remaining"
     reset: str = "x-ratelimit-reset"
-    reset_kind: Literal["epoch", "seconds"] = "epoch"
+    reset_kind: Literal["epoch", "epoch_ms", "seconds"] = "epoch"
+    """`epoch`: Unix seconds (GitHub); `epoch_ms`: Unix milliseconds (OpenRouter); `seconds`:
+    seconds from now."""
     usage_pattern: str | None = None
     """A regular expression with groups `used` and `limit` read from the `remaining` header
     instead of a count (Salesforce's `Sforce-Limit-Info: api-usage=25/15000`): the quota is
@@ -774,6 +776,15 @@ class SpecTest(SpecModel):
     fixture: Annotated[str, Field(min_length=1)]
     """Recorded exchanges, a JSON file relative to the spec (written by --record)."""
     expect: Expectation = Expectation()
+
+
+class Extends(SpecModel):
+    """`extends:` at the top of a spec: start from a prebuilt connector's spec and merge this
+    file over it (mappings key by key, anything else replaced), after dropping `omit`."""
+
+    builtin: Annotated[str, Field(pattern=NAME_PATTERN)]
+    omit: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")]] = []
+    """Dotted keys of the base to leave out, e.g. `operations.embedding`."""
 
 
 class ConnectorSpec(SpecModel):

@@ -14,8 +14,8 @@ from connectql.connectors.builtin import builtin_spec
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec
 from connectql.testing import FakeClock, FakeUpstream
+from connectql.testing.fakes.github import GitHubState, create_github_app
 from tests.connectors.builtin.contract import ConnectorContract
-from tests.fakes.github import GitHubState, create_github_app
 from tests.support import execute, serving
 
 TOKEN = "ghp_test0123456789abcdefghijklmnopqrstu"

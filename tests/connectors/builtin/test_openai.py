@@ -9,8 +9,13 @@ from typing import Any
 import pytest
 
 from connectql.testing import FakeUpstream
+from connectql.testing.fakes.openai import (
+    DEFAULT_API_KEY,
+    OpenAIState,
+    create_openai_app,
+    fake_embedding,
+)
 from tests.connectors.builtin.contract import ConnectorContract
-from tests.fakes.openai import DEFAULT_API_KEY, OpenAIState, create_openai_app, fake_embedding
 from tests.support import execute
 
 CHAT = """

@@ -10,8 +10,7 @@ from connectql.connectors.builtin import builtin_spec
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec
 from connectql.testing import FakeClock, FakeUpstream
-from tests.connectors.builtin.contract import ConnectorContract
-from tests.fakes.slack import (
+from connectql.testing.fakes.slack import (
     BOT_TOKEN,
     CLIENT_ID,
     CLIENT_SECRET,
@@ -19,6 +18,7 @@ from tests.fakes.slack import (
     SlackState,
     create_slack_app,
 )
+from tests.connectors.builtin.contract import ConnectorContract
 from tests.support import execute, serving
 
 GENERAL = "{ slack { channels(first: 1) { nodes { id } } } }"

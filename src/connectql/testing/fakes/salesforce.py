@@ -42,9 +42,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 CLIENT_ID = "3MVG9fake.connected.app.consumer.key"
-CLIENT_SECRET = "fake-consumer-secret-5F1D"  # noqa: S105 (a fake's own credential)
+CLIENT_SECRET = "fake-consumer-secret-5F1D"
 USERNAME = "integration@connectql.example"
-REFRESH_TOKEN = "5Aep861fake.refresh.token.Xw2"  # noqa: S105 (a fake's own credential)
+REFRESH_TOKEN = "5Aep861fake.refresh.token.Xw2"
 ORG_ID = "00D5g000000FAKEEAA"
 USER_ID = "0055g000000FAKEAAA"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from connectql.testing import FakeClock, FakeUpstream
-from tests.fakes.slack import (
+from connectql.testing.fakes.slack import (
     BOT_TOKEN,
     CLIENT_ID,
     CLIENT_SECRET,

@@ -2,11 +2,12 @@
 
 Source: the npm package `@octokit/openapi` (GitHub's official description from
 https://github.com/github/rest-api-description, plus Octokit extensions); the version used
-and its licence are in github-openapi-LICENSE.md:
+and its licence are in src/connectql/testing/fakes/data/github-openapi-LICENSE.md:
 
     cd /tmp && npm pack @octokit/openapi@23.0.2 && tar xzf octokit-openapi-23.0.2.tgz
-    python tests/fakes/data/prune_github_openapi.py \
-        /tmp/package/generated/api.github.com.json tests/fakes/data/github-openapi-pruned.json
+    python scripts/prune_github_openapi.py \
+        /tmp/package/generated/api.github.com.json \
+        src/connectql/testing/fakes/data/github-openapi-pruned.json
 
 Keeps the listed operations and every component they reference, transitively. Drops
 `examples`, `x-*` extensions, the top-level tags and webhooks: noise for request validation.

@@ -12,7 +12,7 @@ import pytest
 from multidict import CIMultiDictProxy
 
 from connectql.testing import FakeUpstream
-from tests.fakes.openai import OpenAIState, create_openai_app, fake_embedding, mask_key
+from connectql.testing.fakes.openai import OpenAIState, create_openai_app, fake_embedding, mask_key
 
 KEY = "sk-test-abcdefghijklmnop-wxyz"
 AUTH = {"Authorization": f"Bearer {KEY}"}

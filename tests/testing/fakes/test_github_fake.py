@@ -18,7 +18,7 @@ from openapi_core.testing import MockRequest, MockResponse
 from yarl import URL
 
 from connectql.testing import FakeClock, FakeUpstream, Fault
-from tests.fakes.github import GitHubState, create_github_app, openapi
+from connectql.testing.fakes.github import GitHubState, create_github_app, openapi
 
 TOKEN = "ghp_test_token"
 APP_ID = 4242
