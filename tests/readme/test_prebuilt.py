@@ -40,6 +40,15 @@ from tests.readme_blocks import README, block
 from tests.support import execute, serving, ws_transport
 
 GITHUB_TOKEN = "ghp_readme0123456789abcdefghijklmnopq"
+HTTP_FAKES = (
+    "github",
+    "slack",
+    "openai",
+    "openrouter",
+    "google_genai",
+    "google_cloud",
+    "salesforce",
+)
 AWS = ("aws_s3", "aws_dynamodb", "aws_lambda")
 """Served by a test of their own: moto's server and its seeding take a while."""
 
@@ -85,17 +94,6 @@ def test_every_row_has_an_entry_and_a_test() -> None:
     named = sorted(entry["builtin"] for entry in entries)
     assert sorted(one_queries()) == named
     assert sorted([*HTTP_FAKES, *AWS]) == named
-
-
-HTTP_FAKES = (
-    "github",
-    "slack",
-    "openai",
-    "openrouter",
-    "google_genai",
-    "google_cloud",
-    "salesforce",
-)
 
 
 async def test_each_http_prebuilt_connector_from_the_readme_config(
