@@ -1,4 +1,6 @@
-"""OAuth 2.0 access tokens: client-credentials and refresh-token grants (RFC 6749 §4.4, §6).
+"""OAuth 2.0 access tokens: client-credentials and refresh-token grants (RFC 6749 §4.4, §6),
+and `TokenStrategy`, the cached bearer token other grants build on (the JWT bearer grants of
+the google_cloud and salesforce hooks).
 
 The token is cached until `expires_in` minus a margin, fetched by one caller while the others
 wait, fetched again once when the upstream answers 401, and a refresh token the server rotates
@@ -21,14 +23,13 @@ from connectql.errors import AuthError
 from connectql.spec.models import OAuth2Auth
 
 
-class OAuth2Strategy(AuthStrategy):
-    def __init__(self, spec: OAuth2Auth, ctx: AuthContext) -> None:
-        self._spec = spec
+class TokenStrategy(AuthStrategy):
+    """A bearer token from a token endpoint: kept until `_expires_at` (None: until the upstream
+    refuses it), fetched by one caller while the others wait, fetched again once when the
+    upstream answers 401. Subclasses fetch it (`_fetch`, usually through `post_form`)."""
+
+    def __init__(self, ctx: AuthContext) -> None:
         self._ctx = ctx
-        self._token_url = str(ctx.render(spec.token_url))
-        self._client_id = str(ctx.render(spec.client_id))
-        self._client_secret = str(ctx.render(spec.client_secret)) if spec.client_secret else None
-        self.refresh_token = str(ctx.render(spec.refresh_token)) if spec.refresh_token else None
         self.access_token: str | None = None
         self._expires_at: float | None = None
         self._lock = asyncio.Lock()
@@ -54,6 +55,40 @@ class OAuth2Strategy(AuthStrategy):
             await self._fetch()
         return True
 
+    async def _fetch(self) -> None:
+        raise NotImplementedError
+
+
+async def post_form(
+    ctx: AuthContext, url: str, form: dict[str, Any], headers: CIMultiDict[str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """POST `form` to a token endpoint: its status and JSON object (empty if it sent none)."""
+    body, content_type = encode_body(form, "form")
+    assert content_type == FORM_TYPE
+    sent: CIMultiDict[str] = CIMultiDict({"Accept": "application/json"})
+    sent.update(headers or {})
+    sent["Content-Type"] = content_type
+    response = await ctx.send(HttpRequest("POST", url, [], sent, body))
+    payload = _json_or_none(response.body)
+    return response.status, payload if isinstance(payload, dict) else {}
+
+
+def error_reason(payload: dict[str, Any]) -> str:
+    """` (invalid_grant)`: a token endpoint's `error` code, if it is plain ASCII text (it is
+    quoted in messages, which never carry more of the answer)."""
+    code = payload.get("error")
+    return f" ({code})" if isinstance(code, str) and code.isascii() else ""
+
+
+class OAuth2Strategy(TokenStrategy):
+    def __init__(self, spec: OAuth2Auth, ctx: AuthContext) -> None:
+        super().__init__(ctx)
+        self._spec = spec
+        self._token_url = str(ctx.render(spec.token_url))
+        self._client_id = str(ctx.render(spec.client_id))
+        self._client_secret = str(ctx.render(spec.client_secret)) if spec.client_secret else None
+        self.refresh_token = str(ctx.render(spec.refresh_token)) if spec.refresh_token else None
+
     def secrets(self) -> list[str]:
         return [s for s in (self._client_secret, self.refresh_token, self.access_token) if s]
 
@@ -66,33 +101,26 @@ class OAuth2Strategy(AuthStrategy):
             form["scope"] = " ".join(spec.scopes)
         if spec.audience:
             form["audience"] = spec.audience
-        headers: CIMultiDict[str] = CIMultiDict({"Accept": "application/json"})
+        headers: CIMultiDict[str] = CIMultiDict()
         if spec.client_auth == "basic":
             headers["Authorization"] = encode_basic_auth(self._client_id, self._client_secret or "")
         else:
             form["client_id"] = self._client_id
             if self._client_secret:
                 form["client_secret"] = self._client_secret
-        body, content_type = encode_body(form, "form")
-        headers["Content-Type"] = content_type
-        assert content_type == FORM_TYPE
-        response = await self._ctx.send(HttpRequest("POST", self._token_url, [], headers, body))
-        payload = _json_or_none(response.body)
-        if response.status != 200 or not isinstance(payload, dict):
-            code = payload.get("error") if isinstance(payload, dict) else None
-            reason = f" ({code})" if isinstance(code, str) and code.isascii() else ""
+        status, payload = await post_form(self._ctx, self._token_url, form, headers)
+        if status != 200:
             raise AuthError(
                 f"the token endpoint refused the {spec.grant} grant: HTTP "
-                f"{response.status}{reason}",
+                f"{status}{error_reason(payload)}",
                 connector=self._ctx.connector,
-                status=response.status,
+                status=status,
             )
         token = payload.get("access_token")
         if not isinstance(token, str) or not token:
-            code = payload.get("error")  # Slack answers 200 {"ok": false, "error": ...}
-            reason = f" ({code})" if isinstance(code, str) and code.isascii() else ""
+            # Slack answers 200 {"ok": false, "error": ...}
             raise AuthError(
-                f"the token endpoint answered without an access_token{reason}",
+                f"the token endpoint answered without an access_token{error_reason(payload)}",
                 connector=self._ctx.connector,
             )
         self.access_token = token

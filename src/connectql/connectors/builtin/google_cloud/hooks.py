@@ -3,7 +3,6 @@ long-running operations polled until they are done."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,10 @@ import jwt
 import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from multidict import CIMultiDict
 
 from connectql.connectors.auth import AuthContext, AuthHooks, AuthStrategy
 from connectql.connectors.auth.api_key import ApiKeyStrategy
-from connectql.connectors.codecs import encode_body
-from connectql.connectors.http import HttpRequest
+from connectql.connectors.auth.oauth2 import TokenStrategy, error_reason, post_form
 from connectql.errors import AuthError, ConfigError, UpstreamError, UpstreamTimeout
 from connectql.spec.models import ApiKeyAuth
 
@@ -41,11 +38,12 @@ def _rsa_key(pem: str, connector: str) -> rsa.RSAPrivateKey:
     return key
 
 
-class ServiceAccountStrategy(AuthStrategy):
+class ServiceAccountStrategy(TokenStrategy):
     """OAuth2 JWT bearer grant (RFC 7523) with a service account key, as Google's libraries do:
     the token is cached until shortly before it expires and fetched again once on a 401."""
 
     def __init__(self, key_json: str, scopes: str, ctx: AuthContext) -> None:
+        super().__init__(ctx)
         try:
             info = orjson.loads(key_json)
             self._email = str(info["client_email"])
@@ -60,28 +58,7 @@ class ServiceAccountStrategy(AuthStrategy):
         self._key_id = str(info.get("private_key_id") or "") or None
         self._token_uri = str(info.get("token_uri") or GOOGLE_TOKEN_URI)
         self._scopes = " ".join(scopes.split())
-        self._ctx = ctx
-        self._lock = asyncio.Lock()
-        self.access_token: str | None = None
         self._assertion: str | None = None
-        self._expires_at = 0.0
-        self.fetches = 0
-
-    def _valid(self) -> bool:
-        return self.access_token is not None and self._ctx.clock.time() < self._expires_at
-
-    async def apply(self, request: HttpRequest) -> None:
-        if not self._valid():
-            async with self._lock:
-                if not self._valid():
-                    await self._fetch()
-        request.headers["Authorization"] = f"Bearer {self.access_token}"
-
-    async def refresh(self, rejected: HttpRequest) -> bool:
-        async with self._lock:
-            if rejected.headers.get("Authorization") == f"Bearer {self.access_token}":
-                await self._fetch()
-        return True
 
     def secrets(self) -> list[str]:
         held = (self._private_key, self._assertion, self.access_token)
@@ -102,24 +79,15 @@ class ServiceAccountStrategy(AuthStrategy):
             algorithm="RS256",
             headers={"kid": self._key_id} if self._key_id else None,
         )
-        body, content_type = encode_body(
-            {"grant_type": JWT_BEARER, "assertion": self._assertion}, "form"
-        )
-        headers = CIMultiDict({"Content-Type": content_type, "Accept": "application/json"})
-        response = await self._ctx.send(HttpRequest("POST", self._token_uri, [], headers, body))
-        try:
-            payload = orjson.loads(response.body)
-        except orjson.JSONDecodeError:
-            payload = None
-        token = payload.get("access_token") if isinstance(payload, dict) else None
-        if response.status != 200 or not isinstance(token, str) or not token:
-            code = payload.get("error") if isinstance(payload, dict) else None
-            reason = f" ({code})" if isinstance(code, str) and code.isascii() else ""
+        form = {"grant_type": JWT_BEARER, "assertion": self._assertion}
+        status, payload = await post_form(self._ctx, self._token_uri, form)
+        token = payload.get("access_token")
+        if status != 200 or not isinstance(token, str) or not token:
             raise AuthError(
                 f"the token endpoint refused the service account's JWT grant: HTTP "
-                f"{response.status}{reason}",
+                f"{status}{error_reason(payload)}",
                 connector=self._ctx.connector,
-                status=response.status,
+                status=status,
             )
         self.access_token = token
         self.fetches += 1

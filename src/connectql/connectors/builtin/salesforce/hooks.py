@@ -6,17 +6,14 @@ INVALID_SESSION_ID, then a new one is fetched once and the call sent again."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
-import orjson
-from multidict import CIMultiDict
 
-from connectql.connectors.auth import AuthContext, AuthHooks, AuthStrategy
-from connectql.connectors.codecs import encode_body
+from connectql.connectors.auth import AuthContext, AuthHooks
+from connectql.connectors.auth.oauth2 import TokenStrategy, error_reason, post_form
 from connectql.connectors.http import HttpRequest
 from connectql.errors import AuthError, ConfigError
 
@@ -25,9 +22,9 @@ ASSERTION_LIFETIME = 180
 """Seconds an assertion is valid; Salesforce accepts at most 3 minutes."""
 
 
-class SalesforceAuth(AuthStrategy):
+class SalesforceAuth(TokenStrategy):
     def __init__(self, options: Mapping[str, str], ctx: AuthContext) -> None:
-        self._ctx = ctx
+        super().__init__(ctx)
         self._login = (options.get("login_url") or "https://login.salesforce.com").rstrip("/")
         self._client_id = options.get("client_id") or ""
         self._client_secret = options.get("client_secret") or ""
@@ -40,26 +37,13 @@ class SalesforceAuth(AuthStrategy):
                 f"connector {ctx.connector!r}: set client_id with username + private_key "
                 "(JWT bearer flow) or with refresh_token"
             )
-        self.access_token: str | None = None
         self.instance_url: str | None = None
-        self.fetches = 0
-        self._lock = asyncio.Lock()
 
     async def apply(self, request: HttpRequest) -> None:
-        if self.access_token is None:
-            async with self._lock:
-                if self.access_token is None:
-                    await self._fetch()
+        await super().apply(request)
         assert self.instance_url is not None
         if request.url.startswith(self._login + "/"):
             request.url = self.instance_url + request.url[len(self._login) :]
-        request.headers["Authorization"] = f"Bearer {self.access_token}"
-
-    async def refresh(self, rejected: HttpRequest) -> bool:
-        async with self._lock:
-            if rejected.headers.get("Authorization") == f"Bearer {self.access_token}":
-                await self._fetch()
-        return True
 
     def hosts(self) -> frozenset[str]:
         return frozenset([urlsplit(self.instance_url).netloc]) if self.instance_url else frozenset()
@@ -80,26 +64,14 @@ class SalesforceAuth(AuthStrategy):
             }
             if self._client_secret:
                 form["client_secret"] = self._client_secret
-        body, content_type = encode_body(form, "form")
-        headers: CIMultiDict[str] = CIMultiDict(
-            {"Content-Type": content_type, "Accept": "application/json"}
-        )
         url = f"{self._login}/services/oauth2/token"
-        response = await self._ctx.send(HttpRequest("POST", url, [], headers, body))
-        try:
-            payload = orjson.loads(response.body)
-        except orjson.JSONDecodeError:
-            payload = None
-        if not isinstance(payload, dict):
-            payload = {}
+        status, payload = await post_form(self._ctx, url, form)
         token, instance = payload.get("access_token"), payload.get("instance_url")
-        if response.status != 200 or not isinstance(token, str) or not isinstance(instance, str):
-            code = payload.get("error")
-            reason = f" ({code})" if isinstance(code, str) and code.isascii() else ""
+        if status != 200 or not isinstance(token, str) or not isinstance(instance, str):
             raise AuthError(
-                f"Salesforce refused the sign-in: HTTP {response.status}{reason}",
+                f"Salesforce refused the sign-in: HTTP {status}{error_reason(payload)}",
                 connector=self._ctx.connector,
-                status=response.status,
+                status=status,
             )
         if urlsplit(instance).scheme not in ("http", "https") or not urlsplit(instance).netloc:
             raise AuthError(
