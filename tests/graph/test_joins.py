@@ -90,7 +90,7 @@ async def test_a_paginated_target_is_a_relay_connection_with_its_other_arguments
     runtime = joined_runtime(tracker, chat, issues)
     field = runtime.schema.graphql_schema.get_type("ChatProfile").fields["issues"]  # type: ignore[union-attr]
     assert sorted(field.args) == ["after", "first", "state"]
-    assert str(field.type) == "TrackerIssueConnection!"
+    assert str(field.type) == "TrackerIssueConnection"
     query = """{ chat { profileByEmail(email: "ada-lovelace@acme.test") {
         realName issues(first: 2, state: CLOSED) { nodes { number state } pageInfo { hasNextPage } }
     } } }"""

@@ -273,6 +273,13 @@ def _guarded(field: GraphQLField, guard: GraphQLFieldResolver) -> GraphQLField:
     return field
 
 
+def fallible(gtype: GraphQLOutputType) -> GraphQLOutputType:
+    """The type of a field that calls an upstream: nullable at its top, whatever the spec
+    declares inside, so a failed call nulls that field alone (with its error) and never its
+    parent, its namespace or the whole `data`: siblings keep their answers."""
+    return gtype.of_type if isinstance(gtype, GraphQLNonNull) else gtype
+
+
 class ConnectorTypes:
     """The GraphQL types of one connector: its namespace query and mutation objects."""
 
@@ -402,7 +409,7 @@ class ConnectorTypes:
         if target.is_paginated:
             return self._connection_field(f.resolve.operation, target, f.resolve, f)
         return GraphQLField(
-            self.output(f.type),
+            fallible(self.output(f.type)),
             args=self._arguments(f.args),
             resolve=self._resolvers.link(self.connector, f.resolve),
             description=f.description,
@@ -417,7 +424,7 @@ class ConnectorTypes:
             made = self._connection_field(link.operation, op, link)
         else:
             made = GraphQLField(
-                self.output(op.response.type),
+                fallible(self.output(op.response.type)),
                 resolve=self._resolvers.link(self.connector, link),
                 description=op.description,
             )
@@ -476,7 +483,7 @@ class ConnectorTypes:
         args["after"] = GraphQLArgument(GraphQLString, description="Cursor to continue after.")
         args.update(self._arguments(f.args) if f else {})
         return GraphQLField(
-            GraphQLNonNull(self.connection_type(parse_type_ref(op.response.type).base)),
+            self.connection_type(parse_type_ref(op.response.type).base),
             args=args,
             resolve=self._resolvers.connection(self.connector, op_name, link),
             description=(f.description if f else None) or op.description,
@@ -495,7 +502,7 @@ class ConnectorTypes:
         )
         args.update(self._arguments(f.args))
         return GraphQLField(
-            self.output(f.type),
+            fallible(self.output(f.type)),
             args=args,
             resolve=self._resolvers.linked_list(self.connector, op_name, link),
             description=f.description or op.description,
@@ -506,7 +513,7 @@ class ConnectorTypes:
         if op.is_paginated:
             return self._connection_field(op_name, op, None)
         return GraphQLField(
-            self.output(op.response.type),
+            fallible(self.output(op.response.type)),
             args=self._args(op),
             resolve=self._resolvers.operation(self.connector, op_name),
             description=op.description,
