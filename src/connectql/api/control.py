@@ -383,6 +383,12 @@ class Query:
     def links(self, info: Ctx) -> list[LinkStatus]:
         return _links(info)
 
+    @strawberry.field(
+        description="The caller's role: `admin` or `viewer` (what a page may offer it)."
+    )
+    def role(self, info: Ctx) -> str | None:
+        return info.context.role
+
     @strawberry.field(description="The live schema's version on this replica.")
     def schema_version(self, info: Ctx) -> int:
         return _control(info).runtime.version

@@ -27,7 +27,7 @@ from connectql.registry import Registry, SecretBox, database_url
 from connectql.resolvers.cursors import Cursors
 from connectql.resolvers.downloads import PATH_PREFIX as DOWNLOADS_PREFIX
 from connectql.runtime import Runtime
-from connectql.server import assets, rest, swagger
+from connectql.server import assets, console, rest, swagger
 from connectql.server.downloads import download_route
 from connectql.server.graphql_app import LiveGraphQL
 from connectql.server.guard import Guard
@@ -104,7 +104,8 @@ def create_app(
         max_upload_size=runtime.limits.max_upload_size,
         body_timeout=waits.body,
         public_paths=open_paths,
-        public_prefixes=[assets.PREFIX + "/", DOWNLOADS_PREFIX],  # download links: capabilities
+        # console pages hold no data (they ask for a key); download links are capabilities
+        public_prefixes=[assets.PREFIX + "/", console.PREFIX, DOWNLOADS_PREFIX],
     )
     app.add_middleware(RequestIdMiddleware)
     app.state.control = plane
@@ -114,6 +115,7 @@ def create_app(
     app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
     app.router.routes.append(WebSocketRoute("/graphql", graphql))
     app.router.routes.append(download_route(lambda: runtime.resolvers.files.downloads))
+    app.router.routes.extend(console.routes())
     prometheus = metrics_registry(plane)
     rest.install(app, plane, keys, key_service)
     app.mount(assets.PREFIX, assets.StaticAssets(), name="static")
