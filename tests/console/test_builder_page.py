@@ -16,6 +16,8 @@ from aiohttp import web
 from playwright.async_api import Browser, Page
 
 from connectql.control.service import ControlPlane
+from connectql.server import assets
+from connectql.server.console import render
 from connectql.testing import FakeUpstream
 from tests.server.browser import LocalPage, chromium
 from tests.support import ADMIN_KEY, DEMO_KEY, VIEWER_KEY, control_server, execute
@@ -353,6 +355,9 @@ async def test_forms_and_yaml_follow_each_other(
     await page.fill(_in(page, "operations.orders.pagination.cursor_path"), "meta.next")
     await page.click("details[data-operation='customer'] > summary")
     await page.fill(_in(page, "operations.customer.batch.max_batch"), "20")
+    await page.click("details[data-key='type:Order'] > summary")
+    await page.fill(_in(page, "types.Order.fields.total.type"), "Float!")
+    await page.fill(_in(page, "types.Order.fields.total.from"), "amount")
     await wait_valid(page)
     spec = yaml.safe_load(await yaml_text(page))
     assert spec["connector"]["title"] == "Corner shop"
@@ -363,6 +368,7 @@ async def test_forms_and_yaml_follow_each_other(
         "cursor_path": "meta.next",
     }
     assert spec["operations"]["customer"]["batch"]["max_batch"] == 20
+    assert spec["types"]["Order"]["fields"]["total"] == {"type": "Float!", "from": "amount"}
     assert not (await yaml_text(page)).startswith("#")  # the forms' dump drops comments
     assert await page.evaluate("document.querySelector('#spec-yaml').scrollTop") == 90
     assert local.off_origin == []
@@ -378,3 +384,15 @@ async def test_a_viewer_is_told_the_builder_needs_an_admin_key(
     assert "needs an admin API key" in notice
     assert await page.locator("#spec-yaml, #create-connector, #import-openapi").count() == 0
     assert local.off_origin == []
+
+
+def test_the_builder_page_loads_js_yaml_from_the_package_with_its_hash() -> None:
+    html = render("/root", "builder")
+    version = assets.manifest()["js-yaml"]["version"]
+    integrity = assets.integrity("js-yaml", "js-yaml.umd.min.js")
+    tag = (
+        f'<script src="/root/_connectql/static/js-yaml-{version}/js-yaml.umd.min.js" '
+        f'integrity="{integrity}"></script>'
+    )
+    assert html.index(tag) < html.index("console.js") < html.index("builder.js")
+    assert "js-yaml" not in render("/root", "overview")

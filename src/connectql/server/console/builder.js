@@ -652,6 +652,14 @@ class Builder {
         let body;
         if (kind === "enum") {
           body = this.listInput("values", ["types", name, "values"]);
+        } else if (kind === "union") {
+          body = el(
+            "div",
+            { class: "grid" },
+            this.listInput("member types", ["types", name, "types"]),
+            this.input("discriminator field", ["types", name, "discriminator", "field"]),
+            el("p", { class: "muted wide" }, "The discriminator's mapping (value → type) is edited in the YAML."),
+          );
         } else {
           const fields = isMap(type) && isMap(type.fields) ? type.fields : {};
           body = el(
@@ -683,12 +691,31 @@ class Builder {
           "details",
           { class: "item", dataset: { key: "type:" + name }, open: this.open.has("type:" + name) },
           el("summary", {}, name, el("span", { class: "muted" }, ` ${kind}`)),
-          el("div", { class: "grid" }, this.keyInput(["types"], name, "type name"), this.removeButton(["types", name], "Remove type")),
+          el(
+            "div",
+            { class: "grid" },
+            this.keyInput(["types"], name, "type name"),
+            this.kindSelect(name, kind),
+            this.removeButton(["types", name], "Remove type"),
+          ),
           body,
         );
       }),
       this.addButton("Add type", ["types"], "NewType", { fields: { id: "ID!" } }),
     );
+  }
+
+  kindSelect(name, kind) {
+    const select = el(
+      "select",
+      { name: `types.${name}.kind`, "aria-label": `${name} kind` },
+      ["object", "input", "enum", "union"].map((k) => el("option", { value: k, selected: k === kind }, k)),
+    );
+    select.addEventListener("change", () => {
+      this.edit(["types", name, "kind"], select.value === "object" ? undefined : select.value);
+      this.renderForms();
+    });
+    return select;
   }
 
   fieldTypeInput(typeName, field, value) {
@@ -733,7 +760,7 @@ class Builder {
             "div",
             { class: "grid" },
             this.keyInput(["operations"], name, "operation name"),
-            this.input("kind", [...at, "kind"], { options: ["query", "mutation"] }),
+            this.input("kind", [...at, "kind"], { options: ["query", "mutation", "subscription"] }),
             this.input("method", [...at, "request", "method"], { options: ["GET", "POST", "PUT", "PATCH", "DELETE"] }),
             this.input("path", [...at, "request", "path"]),
             this.input("response type", [...at, "response", "type"]),
@@ -822,7 +849,15 @@ class Builder {
           "tbody",
           {},
           entries.map(([key, value]) => {
-            const control = el("input", { value: typeof value === "string" ? value : JSON.stringify(value), name: [...path, key].join("."), "aria-label": `${key} value` });
+            // a value that is not text (a map, a number) is shown, and edited in the YAML
+            const text = typeof value === "string";
+            const control = el("input", {
+              value: text ? value : JSON.stringify(value),
+              name: [...path, key].join("."),
+              "aria-label": `${key} value`,
+              readonly: !text,
+              title: text ? null : "Edit this value in the YAML",
+            });
             control.addEventListener("input", () => this.edit([...path, key], control.value));
             return el("tr", {}, el("td", {}, this.keyInput(path, key, `${base} name`)), el("td", {}, control), el("td", {}, this.removeButton([...path, key])));
           }),
@@ -834,6 +869,9 @@ class Builder {
 
   listInput(label, path) {
     const current = getIn(this.doc, path);
+    if (current !== undefined && !Array.isArray(current)) {
+      return el("p", { class: "muted" }, `${label}: not a list here; edit them in the YAML.`);
+    }
     const control = el("input", { value: Array.isArray(current) ? current.join(", ") : "", name: path.join(".") });
     control.addEventListener("input", () =>
       this.edit(path, control.value.split(",").map((v) => v.trim()).filter(Boolean)),
