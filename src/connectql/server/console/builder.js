@@ -225,6 +225,7 @@ class Builder {
     this.main = main;
     this.cq = cq;
     this.doc = null; // the last YAML that parsed to a map
+    this.parsedText = ""; // the text `doc` was read from (or written as)
     this.validation = null; // the last validateSpec answer for the current text
     // the form sections open, kept across re-renders (the user may close or open them)
     this.open = new Set(["connector", "config", "source", "types", "operations"]);
@@ -418,6 +419,10 @@ class Builder {
 
   /** Types inferred from samples join the spec (a skeleton if there is none yet). */
   mergeTypes(types) {
+    if (this.editor.text !== this.parsedText) this.parse();
+    if (this.doc === null && this.editor.text.trim()) {
+      throw new Error("The YAML does not parse: fix it, or clear it to start a new spec.");
+    }
     const doc = this.doc || {
       spec_version: 1,
       connector: { name: "my_api" },
@@ -451,6 +456,8 @@ class Builder {
   }
 
   parse() {
+    window.clearTimeout(this.parseTimer);
+    this.parsedText = this.editor.text;
     try {
       const parsed = YAML.load(this.editor.text);
       this.doc = isMap(parsed) ? parsed : null;
@@ -463,7 +470,15 @@ class Builder {
 
   /** A form changed `this.doc`: the YAML follows. */
   write() {
+    if (this.editor.text !== this.parsedText) {
+      // YAML typed in the last instant that the forms have not read yet wins over the form
+      // edit made on the older spec: the forms catch up instead
+      this.parse();
+      this.renderForms();
+      return;
+    }
     this.editor.replace(YAML.dump(this.doc, { lineWidth: -1, noRefs: true }));
+    this.parsedText = this.editor.text;
     this.scheduleValidate();
   }
 
