@@ -68,6 +68,13 @@ class CompiledPlans:
         self.mode = mode or executor_mode()
         self.maxsize = maxsize
         self._documents: OrderedDict[int, DocumentPlans] = OrderedDict()
+        self.compiled = 0
+        """Operations run from a plan."""
+        self.fallbacks = 0
+        """Operations the planner left to graphql-core (queries and others)."""
+
+    def __len__(self) -> int:
+        return len(self._documents)
 
     def plan(self, executor: CompiledExecutor) -> OperationPlan | None:
         document = executor.document
@@ -117,7 +124,9 @@ class CompiledExecutor(ShapingExecutor):
             return super().execute_operation(serially)
         plan = plans.plan(self)
         if plan is None:
+            plans.fallbacks += 1
             return super().execute_operation(serially)
+        plans.compiled += 1
         if plans.mode == "differential":
             return self._differential(plan)
         return self.run_plan(plan)
