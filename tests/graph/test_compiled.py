@@ -216,8 +216,10 @@ async def test_the_hard_cases_are_hard(zoo: tuple[Runtime, FakeUpstream]) -> Non
     items = result["data"]["zoo"]["loose"]
     assert items[0]["owner"] == {"name": "User u1"}
     assert items[1] is None  # name: String! was null
-    assert items[2]["pet"] is None and items[2]["owner"] is None  # a fish; a 404 owner
-    assert items[3]["lives"] is None and items[3]["owner"] is None  # 2**40; a 500
+    assert items[2]["pet"] is None
+    assert items[2]["owner"] is None
+    assert items[3]["lives"] is None
+    assert items[3]["owner"] is None
     codes = {tuple(e["path"]): e["extensions"]["code"] for e in result["errors"]}
     assert codes[("zoo", "loose", 1, "name")] == "BAD_RESPONSE"
     assert codes[("zoo", "loose", 2, "pet")] == "BAD_RESPONSE"
@@ -293,7 +295,8 @@ async def test_the_nested_query_makes_two_upstream_calls(
         await runtime.stop()
     assert result["errors"] == []
     nodes = result["data"]["bookstore"]["books"]["nodes"]
-    assert len(nodes) == 50 and all(n["author"]["name"] for n in nodes)
+    assert len(nodes) == 50
+    assert all(n["author"]["name"] for n in nodes)
     assert len(bookstore.requests) == 2
 
 
