@@ -263,13 +263,15 @@ async def test_the_differential_mode_catches_a_wrong_plan(
     zoo: tuple[Runtime, FakeUpstream], monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     runtime, _ = zoo
-    honest = PlanRun.execute_field
+    honest = PlanRun.execute_fields
 
-    def wrong(self: PlanRun, plan: Any, source: Any, parent: Any) -> Any:
-        value = honest(self, plan, source, parent)
-        return "a wrong name" if plan.key == "name" else value
+    def wrong(self: PlanRun, fields: Any, source: Any, path: Any) -> Any:
+        value = honest(self, fields, source, path)
+        if isinstance(value, dict) and "name" in value:
+            value["name"] = "a wrong name"
+        return value
 
-    monkeypatch.setattr(PlanRun, "execute_field", wrong)
+    monkeypatch.setattr(PlanRun, "execute_fields", wrong)
     with caplog.at_level(logging.ERROR, logger="connectql.execution"):
         result = await run(runtime, "differential", '{ zoo { animal(id: "1") { id name } } }')
     assert result["data"] == {"zoo": {"animal": {"id": "1", "name": "a wrong name"}}}

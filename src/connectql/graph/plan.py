@@ -25,6 +25,8 @@ from math import isfinite
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     DirectiveNode,
     DocumentNode,
     GraphQLBoolean,
@@ -33,6 +35,7 @@ from graphql import (
     GraphQLField,
     GraphQLFloat,
     GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -90,6 +93,12 @@ class FieldPlan:
     args: dict[str, Any] | None = None
     """The arguments, when no variable decides them (else computed at run time)."""
     link: LinkedArgs | None = None
+    direct: str | None = None
+    """The key of a plain read of a String, ID, Boolean or Int: a value of exactly that
+    type (an Int in range), or null where null is allowed, is the response's value as it
+    is; any other goes the whole way."""
+    direct_type: type | None = None
+    nullable: bool = True
 
     @property
     def nodes(self) -> list[Any]:
@@ -199,7 +208,27 @@ def _field(
     if isinstance(kind, Linked):
         plan.link = LinkedArgs(kind.connector, kind.link)
     plan.complete = _completer(executor, gfield.type, details)
+    if (isinstance(kind, Read) and kind.key is not None and kind.required is None) or (
+        kind is None
+    ):
+        plan.nullable = not isinstance(gfield.type, GraphQLNonNull)
+        gtype: Any = gfield.type
+        leaf = gtype if plan.nullable else gtype.of_type
+        plan.direct_type = _DIRECT.get(leaf)
+        if plan.direct_type is not None:
+            plan.direct = kind.key if isinstance(kind, Read) else name
     return plan
+
+
+_DIRECT: dict[Any, type] = {
+    GraphQLString: str,
+    GraphQLID: str,
+    GraphQLBoolean: bool,
+    GraphQLInt: int,
+}
+_INT = range(GRAPHQL_MIN_INT, GRAPHQL_MAX_INT + 1)
+_PLAIN = frozenset({dict, list, str, int, float, bool, type(None)})
+"""Types of values that are never awaitable: checked before the executor's predicate."""
 
 
 def _uses_variables(node: Node) -> bool:
@@ -411,7 +440,12 @@ class PlanRun:
 
     def __init__(self, executor: Executor[Any]) -> None:
         self.executor = executor
-        self.is_awaitable = executor.is_awaitable
+        awaitable = executor.is_awaitable
+
+        def is_awaitable(value: Any) -> bool:
+            return type(value) not in _PLAIN and awaitable(value)
+
+        self.is_awaitable = is_awaitable
         self._loaders: Loaders | None = None
         self._args: dict[int, dict[str, Any]] = {}
 
@@ -438,8 +472,18 @@ class PlanRun:
         results: dict[str, Any] = {}
         pending: list[str] = []
         is_awaitable = self.is_awaitable
+        record = type(source) is dict
         try:
             for plan in fields:
+                key = plan.direct
+                if key is not None and record:
+                    value = source.get(key)
+                    kind = type(value)
+                    if (kind is plan.direct_type and (kind is not int or value in _INT)) or (
+                        value is None and plan.nullable
+                    ):
+                        results[plan.key] = value
+                        continue
                 value = self.execute_field(plan, source, path)
                 results[plan.key] = value
                 if is_awaitable(value):
