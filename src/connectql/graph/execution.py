@@ -90,7 +90,11 @@ class CompiledPlans:
             self._documents.move_to_end(id(document))
         key = plan_key(executor, entry.switches)
         if key not in entry.plans:
-            entry.plans[key] = compile_operation(executor)
+            try:
+                entry.plans[key] = compile_operation(executor)
+            except Exception:  # a planner bug must not fail a query graphql-core can run
+                log.exception("could not plan operation %s", key[1] or "(anonymous)")
+                entry.plans[key] = None
             if entry.plans[key] is None:
                 log.debug("graphql-core runs operation %s", key[1] or "(anonymous)")
         return entry.plans[key]
