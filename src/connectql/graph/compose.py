@@ -30,11 +30,12 @@ from strawberry.types.scalar import ScalarDefinition
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
+from connectql.graph.execution import CompiledExecutor, CompiledPlans, attach_plans
 from connectql.graph.federation import DIRECTIVES, Subgraph
 from connectql.graph.joins import Joins
 from connectql.graph.roots import RootFields
 from connectql.graph.types import ConnectorTypes, GraphQLJSON, ResolverFactory
-from connectql.resolvers.errors import ShapingExecutor, log_errors
+from connectql.resolvers.errors import log_errors
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def build_schema(
         subscription=roots.subscription,
         extensions=list(extensions),
         scalar_overrides=JSON_OVERRIDE,
-        execution_context_class=ShapingExecutor,
+        execution_context_class=CompiledExecutor,
     )
     base = static._schema
     roots_fields = RootFields(
@@ -156,6 +157,7 @@ def build_schema(
             extensions=base.extensions,
         )
         schema._strawberry_schema = static  # type: ignore[attr-defined]
+        attach_plans(schema, CompiledPlans())
         errors = validate_schema(schema)
     except (TypeError, ValueError, AssertionError) as exc:
         raise SchemaBuildError(f"the connectors do not form a valid schema: {exc}") from exc

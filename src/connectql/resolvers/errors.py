@@ -93,6 +93,15 @@ class SafeErrors(MaskErrors):
         )
 
 
+_SAFE = SafeErrors()
+
+
+def client_view(error: GraphQLError) -> dict[str, Any]:
+    """`error` as a client receives it (after SafeErrors): message, locations, path and
+    extensions."""
+    return dict((_SAFE.anonymise_error(error) if _needs_rewrite(error) else error).formatted)
+
+
 class ShapingExecutor(StrawberryGraphQLCoreExecutionContext):
     """Upstream data that does not fit a connector's declared type (a non-null field missing
     or null, a string where an Int is declared, an Int beyond 32 bits, a record no union
