@@ -178,7 +178,7 @@ def to_text(value: Any, join: str = ",") -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return join.join(to_text(v, join) for v in value)
+        return join.join([v if isinstance(v, str) else to_text(v, join) for v in value])
     if value is None:
         return ""
     return str(value)
