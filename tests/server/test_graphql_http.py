@@ -17,11 +17,10 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from connectql.server.app import create_app
-from connectql.server.graphql_app import LiveGraphQL
+from connectql.server.graphql_app import GraphQLMount, LiveGraphQL
 from connectql.server.guard import Guard
 from connectql.testing import FakeUpstream
 from connectql.testing.upstream import Fault
@@ -133,9 +132,7 @@ async def clients(bookstore: FakeUpstream) -> AsyncIterator[tuple[httpx.AsyncCli
     )
     runtime = bookstore_runtime(bookstore)
     app = create_app(runtime, access=support.test_access())
-    live = next(
-        r.endpoint for r in app.router.routes if isinstance(r, Route) and r.path == "/graphql"
-    )
+    live = next(m.kwargs["graphql"] for m in app.user_middleware if m.cls is GraphQLMount)
     limits = runtime.limits
     view = Guard(
         _ViewOnly(live),
@@ -219,6 +216,7 @@ async def test_uploads_and_the_graphiql_page_stay_with_strawberry(server: str) -
         no_query = await http.get("/graphql", headers={**VIEWER, "Accept": "application/json"})
         form = await http.post("/graphql", data={"operations": "{}"}, headers=VIEWER)
         head = await http.head("/graphql", headers=VIEWER)
+        put = await http.put("/graphql", json={"query": "{ schemaVersion }"}, headers=VIEWER)
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert no_query.status_code == 400
@@ -226,3 +224,5 @@ async def test_uploads_and_the_graphiql_page_stay_with_strawberry(server: str) -
     assert form.status_code == 400  # not multipart: strawberry's refusal of the content type
     assert form.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert head.status_code == 405
+    assert put.status_code == 405
+    assert put.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"

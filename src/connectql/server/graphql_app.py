@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -59,7 +59,7 @@ from connectql.server.graphql_http import (
     request_context,
     send_json,
 )
-from connectql.server.guard import ROLE, is_page_load
+from connectql.server.guard import GRAPHQL_PATH, ROLE, is_page_load, route_path
 
 log = logging.getLogger("connectql.server")
 
@@ -270,6 +270,21 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
                 headers, withheld=key_header(headers), init_headers=params.get("headers")
             )
             context.loaders.caller = context.caller
+
+
+class GraphQLMount:
+    """Serves /graphql ahead of the framework's router (its exception handlers, exit stack
+    and route matching do nothing for it); every other path goes on to `app`."""
+
+    def __init__(self, app: ASGIApp, graphql: LiveGraphQL) -> None:
+        self.app = app
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and route_path(scope) == GRAPHQL_PATH:
+            await self.graphql(scope, receive, send)  # a method but GET, HEAD, POST: 405
+        else:
+            await self.app(scope, receive, send)
 
 
 class LiveGraphQL:

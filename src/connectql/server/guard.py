@@ -80,7 +80,7 @@ class Guard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        path = _route_path(scope)
+        path = route_path(scope)
         if not self._public(scope, path):
             refusal = self._judge(scope, path)
             if refusal is not None:
@@ -185,7 +185,7 @@ def _too_large(limit: int) -> str:
     return f"the body is over the limit of {limit:,} bytes"
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path the router matches (without the root path a proxy mounts us under)."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
