@@ -54,6 +54,7 @@ from connectql.server.graphql_http import (
     GraphQLHTTP,
     RequestRefused,
     decode_json,
+    forwards,
     parse_json,
     refusal,
     request_context,
@@ -132,6 +133,7 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
             multipart_uploads_enabled=True,
         )
         self._connectors = dict(control.runtime.connectors)
+        self._forwards = forwards(self._connectors)
         self._control = control
         self._access = access
         self._built = built
@@ -249,7 +251,9 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
                 role = self._access.role_for(key_from_headers(request.headers))
             except Forbidden:
                 role = None
-        return request_context(request, self._connectors, self._control, role)
+        return request_context(
+            request, self._connectors, self._control, role, forwarded=self._forwards
+        )
 
     async def on_ws_connect(self, context: RequestContext) -> None:
         params: dict[str, Any] = getattr(context, "connection_params", None) or {}

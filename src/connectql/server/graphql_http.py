@@ -39,6 +39,7 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.types.graphql import OperationType
 
 from connectql.connectors.callers import Caller
+from connectql.connectors.connector import Connector
 from connectql.control.access import key_header
 from connectql.control.service import ControlPlane
 from connectql.graph.compose import BuiltSchema
@@ -128,20 +129,27 @@ async def send_json(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def forwards(connectors: Mapping[str, Connector]) -> bool:
+    """Whether a call of these connectors may read the caller's headers."""
+    return any(c.requester.forwarding.active for c in connectors.values())
+
+
 def request_context(
     connection: HTTPConnection,
-    connectors: Mapping[str, Any],
+    connectors: Mapping[str, Connector],
     control: ControlPlane,
     role: str | None,
+    *,
+    forwarded: bool,
 ) -> RequestContext:
-    """The GraphQL context of an HTTP request or a WebSocket connection."""
-    headers = connection.headers
+    """The GraphQL context of an HTTP request or a WebSocket connection; its caller's
+    headers only when a connector may forward some (`forwarded`)."""
+    caller = None
+    if forwarded:
+        headers = connection.headers
+        caller = Caller.of_request(headers, withheld=key_header(headers))
     return RequestContext(
-        request=connection,
-        connectors=connectors,
-        control=control,
-        role=role,
-        caller=Caller.of_request(headers, withheld=key_header(headers)),
+        request=connection, connectors=connectors, control=control, role=role, caller=caller
     )
 
 
@@ -179,6 +187,7 @@ class GraphQLHTTP:
         self._limits = built.documents.limits
         self._control = control
         self._connectors = dict(control.runtime.connectors)
+        self._forwards = forwards(self._connectors)
         self._view = view
         self._max_key = 2 * self._limits.max_cached_document + 256
         """Longer bodies are not kept: their documents are not (or their variables are big)."""
@@ -229,7 +238,9 @@ class GraphQLHTTP:
             return 200, _answer(None, errors)
         connection = HTTPConnection(scope)
         role = scope.get("state", {}).get(ROLE)  # the guard judged this request
-        context = request_context(connection, self._connectors, self._control, role)
+        context = request_context(
+            connection, self._connectors, self._control, role, forwarded=self._forwards
+        )
         try:
             result: Any = execute(
                 self._schema,
