@@ -226,3 +226,30 @@ async def test_uploads_and_the_graphiql_page_stay_with_strawberry(server: str) -
     assert head.status_code == 405
     assert put.status_code == 405
     assert put.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_an_unexpected_error_is_masked_and_logged_as_a_bug(
+    bookstore: FakeUpstream, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = bookstore_runtime(bookstore)
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug holding sk-secret-123")
+
+    monkeypatch.setattr(runtime.connectors["bookstore"], "execute", broken)
+    caplog.set_level(logging.INFO)
+    body = {"query": BOOK, "variables": {"id": "7"}}
+    async with (
+        running(create_app(runtime, access=support.test_access())) as url,
+        httpx.AsyncClient(base_url=url, timeout=30.0) as http,
+    ):
+        response = await http.post("/graphql", json=body, headers=VIEWER)
+    answer = response.json()
+    assert response.status_code == 200
+    assert answer["data"] == {"bookstore": {"book": None}}
+    assert answer["errors"][0]["message"] == "Internal server error"
+    assert answer["errors"][0]["extensions"] == {"code": "INTERNAL"}
+    assert answer["errors"][0]["path"] == ["bookstore", "book"]
+    assert "sk-secret" not in response.text
+    bugs = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in bugs] == ["unexpected error at bookstore.book"]

@@ -81,7 +81,8 @@ class Documents:
     def prepare(
         self, schema: GraphQLSchema, text: str
     ) -> tuple[DocumentNode | None, list[GraphQLError]]:
-        """The document of `text` and its validation errors, or (None, [its syntax error])."""
+        """The document of `text` and its validation errors, or (None, [the error]) when it
+        does not parse (or validation fails unexpectedly: masked as INTERNAL)."""
         hit = self.cached(text)
         if hit is not None:
             return hit
@@ -95,7 +96,10 @@ class Documents:
             return None, [error]
         except Exception as error:  # strawberry's parse step turns any error into one
             return None, [GraphQLError(str(error), original_error=error)]
-        errors = validate(schema, document, self.rules)
+        try:
+            errors = validate(schema, document, self.rules)
+        except Exception as error:  # as strawberry answers one raised while validating
+            return None, [GraphQLError(str(error), original_error=error)]
         self.keep(text, document, errors)
         return document, errors
 

@@ -231,17 +231,17 @@ class GraphQLHTTP:
             return 200, _answer(None, plan.errors)
         variables: Any = request.variables if request is not None else None
         extensions = request.extensions if request is not None else None
-        errors = variables_cost(
-            self._schema, plan.document, plan.operation_name, self._limits, variables or {}
-        )
-        if errors:
-            return 200, _answer(None, errors)
         connection = HTTPConnection(scope)
         role = scope.get("state", {}).get(ROLE)  # the guard judged this request
         context = request_context(
             connection, self._connectors, self._control, role, forwarded=self._forwards
         )
         try:
+            errors = variables_cost(
+                self._schema, plan.document, plan.operation_name, self._limits, variables or {}
+            )
+            if errors:
+                return 200, _answer(None, errors)
             result: Any = execute(
                 self._schema,
                 plan.document,
@@ -256,10 +256,7 @@ class GraphQLHTTP:
                 result = await result
             data, errors = result.data, result.errors
         except Exception as exc:  # strawberry's rule: any error is the result's only one
-            error = (
-                exc if isinstance(exc, GraphQLError) else GraphQLError(str(exc), original_error=exc)
-            )
-            data, errors = None, [error]
+            data, errors = None, [_as_graphql_error(exc)]
         return 200, _answer(data, errors)
 
     def _plan(self, key: tuple[str, bytes], request: _Request) -> _Plan:
@@ -337,6 +334,13 @@ def _checked(query: object, variables: object, extensions: object, name: object)
             400, "The GraphQL operation's `extensions` must be an object or null, if provided."
         )
     return _Request(query, variables, extensions, name)
+
+
+def _as_graphql_error(error: Exception) -> GraphQLError:
+    """An unexpected error as the result's error (masked as INTERNAL unless it is ours)."""
+    return (
+        error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
+    )
 
 
 def _answer(data: Any, errors: list[GraphQLError] | None) -> bytes:
