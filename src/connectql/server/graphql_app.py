@@ -1,14 +1,14 @@
 """/graphql, pinned per request to the schema live when it starts.
 
-Each schema version gets its own apps: `graphql_http.GraphQLHTTP` for JSON POSTs and GETs with
-a query, and strawberry's `GraphQL` view for the rest (file uploads, the GraphiQL page,
+Each schema version gets its own apps: `graphql_http.GraphQLHTTP` for JSON POSTs and GETs
+with a query, and strawberry's `GraphQL` view for the rest (file uploads, the GraphiQL page,
 WebSockets). The dispatcher hands every new HTTP request or WebSocket connection to the apps
 of the current version, so a swap never changes the schema under a request or subscription
-already running. Who may call is judged
-before, by `guard.Guard` (the role it leaves in the scope), or for a WebSocket by the key in
-its `connection_init` payload. A request that is not a GraphQL request is answered 400 with
-a message, never a 500. File uploads follow the GraphQL multipart request spec, behind the
-same CSRF rule as Apollo's (a header a cross-site form cannot send).
+already running. Who may call is judged before, by `guard.Guard` (the role it leaves in the
+scope), or for a WebSocket by the key in its `connection_init` payload. A request that is not
+a GraphQL request is answered 400 with a message, never a 500. File uploads follow the
+GraphQL multipart request spec, behind the same CSRF rule as Apollo's (a header a cross-site
+form cannot send).
 """
 
 from __future__ import annotations
@@ -178,7 +178,8 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
         return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
-        """WebSocket messages (the HTTP requests this view serves are multipart ones)."""
+        """WebSocket messages, multipart fields and GET parameters (JSON bodies are served by
+        `GraphQLHTTP`)."""
         return decode_json(data, self._limits.max_input_depth)
 
     def parse_json(self, data: str | bytes) -> Any:
