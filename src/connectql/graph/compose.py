@@ -30,6 +30,7 @@ from strawberry.types.scalar import ScalarDefinition
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
+from connectql.graph.caches import Documents
 from connectql.graph.execution import CompiledExecutor, CompiledPlans, attach_plans
 from connectql.graph.federation import DIRECTIVES, Subgraph
 from connectql.graph.joins import Joins
@@ -83,6 +84,8 @@ class _Schema(strawberry.Schema):
 class BuiltSchema:
     schema: strawberry.Schema
     build_ms: float
+    documents: Documents
+    """Its parsed and validated documents (and the limits they are checked with)."""
 
     @property
     def graphql_schema(self) -> GraphQLSchema:
@@ -98,15 +101,19 @@ def build_schema(
     types_cache: dict[int, ConnectorTypes] | None = None,
     federation: bool = False,
     joins: Joins | None = None,
+    documents: Documents | None = None,
 ) -> BuiltSchema:
     """One schema from the static `roots` and `connectors`, in name order, with `joins`;
-    with `federation`, also an Apollo Federation v2 subgraph (graph/federation.py)."""
+    with `federation`, also an Apollo Federation v2 subgraph (graph/federation.py).
+    `documents` (default: with default limits) is its document cache; its limits and cache
+    join `extensions` for strawberry's execution."""
     started = time.perf_counter()
+    documents = documents or Documents()
     static = _Schema(
         query=roots.query,
         mutation=roots.mutation,
         subscription=roots.subscription,
-        extensions=list(extensions),
+        extensions=[*extensions, *documents.extensions()],
         scalar_overrides=JSON_OVERRIDE,
         execution_context_class=CompiledExecutor,
     )
@@ -166,7 +173,7 @@ def build_schema(
             "the connectors do not form a valid schema: " + "; ".join(e.message for e in errors)
         )
     static._schema = schema
-    return BuiltSchema(static, (time.perf_counter() - started) * 1000)
+    return BuiltSchema(static, (time.perf_counter() - started) * 1000, documents)
 
 
 def _subscription_type(
