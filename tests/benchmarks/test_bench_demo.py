@@ -5,12 +5,15 @@ are written. Its numbers are never asserted."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -61,3 +64,35 @@ def test_every_scenario_runs_with_the_expected_upstream_calls(tmp_path: Path) ->
         summary = (profiles / f"{scenario}.txt").read_text()
         assert "top 25 by own time" in summary
         assert (profiles / f"{scenario}.speedscope.json").stat().st_size > 0
+
+
+def _bench_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_demo", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cpu_time_counts_the_whole_process_tree() -> None:
+    """A parent that only waits, its child busy: the child's CPU time is the tree's."""
+    bench = _bench_module()
+    busy_child = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'while 1: pass'])"
+    parent = subprocess.Popen([sys.executable, "-c", busy_child], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while bench.tree_cpu_seconds([parent.pid]) < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(bench.process_tree([parent.pid])) == 2
+        assert bench.tree_cpu_seconds([parent.pid]) >= 0.5
+        assert bench.tree_cpu_seconds([parent.pid]) > 2 * _own_cpu_seconds(parent.pid)
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
