@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -102,15 +103,20 @@ def free_port() -> int:
 
 
 def run_upstream(port: int) -> None:
-    """The demo bookstore, counting calls (`GET /_calls`) and sleeping `PUT /_latency?ms=`."""
+    """The demo bookstore, counting calls and the connections they came on (`GET /_calls`),
+    sleeping `PUT /_latency?ms=` before each answer."""
     from connectql.demo.upstream import create_bookstore_app
 
-    state = {"calls": 0, "latency": 0.0}
+    state = {"calls": 0, "connections": 0, "latency": 0.0}
+    seen: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
 
     @web.middleware
     async def count(request: web.Request, handler: Any) -> web.StreamResponse:
         if not request.path.startswith("/_"):
             state["calls"] += 1
+            if request.transport is not None and request.transport not in seen:
+                seen.add(request.transport)
+                state["connections"] += 1
             if state["latency"]:
                 await asyncio.sleep(state["latency"])
         return await handler(request)  # type: ignore[no-any-return]
@@ -119,7 +125,7 @@ def run_upstream(port: int) -> None:
     app.middlewares.insert(0, count)
 
     async def read_calls(request: web.Request) -> web.Response:
-        return web.json_response({"n": state["calls"]})
+        return web.json_response({"calls": state["calls"], "connections": state["connections"]})
 
     async def set_latency(request: web.Request) -> web.Response:
         state["latency"] = float(request.query["ms"]) / 1000
@@ -220,7 +226,17 @@ def tree_cpu_seconds(roots: Sequence[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def own_cpu_seconds() -> float:
+def _started(pid: int) -> int | None:
+    """When `pid` started (clock ticks after boot), or None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(text[text.rindex(")") + 2 :].split()[19])
+
+
+def own_cpu() -> float:
+    """This process's CPU time (user + system) so far."""
     times = os.times()
     return times.user + times.system
 
@@ -251,7 +267,7 @@ class Server:
 
     def stop(self) -> None:
         """SIGINT, then SIGKILL to whatever of the process tree is left after 15 s."""
-        tree = process_tree(self.pids)
+        tree = {pid: _started(pid) for pid in process_tree(self.pids)}
         for proc in self.processes:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
@@ -259,9 +275,10 @@ class Server:
         for proc in self.processes:
             with suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for pid in tree | process_tree(self.pids):
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        for pid, started in tree.items():
+            if started is not None and _started(pid) == started:  # not a reused pid
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         for proc in self.processes:
             proc.wait()
 
@@ -420,10 +437,12 @@ class Bench:
         self.warnings.append(message)
         print(f"warning: {message}", file=sys.stderr)
 
-    async def upstream_calls(self) -> int:
+    async def upstream_calls(self) -> tuple[int, int]:
+        """Requests the upstream has served, and connections they came on."""
         url = f"{self.running['upstream'].url}/_calls"
         async with self.http.get(url, headers=UPSTREAM_KEY) as resp:
-            return int((await resp.json())["n"])
+            counts = await resp.json()
+        return int(counts["calls"]), int(counts["connections"])
 
     async def set_upstream_latency(self, ms: float) -> None:
         url = f"{self.running['upstream'].url}/_latency"
@@ -444,30 +463,30 @@ class Bench:
         if ours != theirs:
             self.warn(f"{scenario.name}: connectql and the baseline answer differently")
 
+    def cpu_seconds(self, server: str) -> tuple[float, float, float]:
+        """CPU time so far of `server`'s process tree, the upstream's and the load generator."""
+        upstream = self.running["upstream"].pids
+        return tree_cpu_seconds(self.running[server].pids), tree_cpu_seconds(upstream), own_cpu()
+
     async def measure(self, server: str, query: str) -> dict[str, float]:
         port = self.port(server)
         await load(port, query, max(self.concurrency, self.requests // 10), self.concurrency)
-        pids, upstream_pids = self.running[server].pids, self.running["upstream"].pids
-        calls = await self.upstream_calls()
-        cpu, upstream_cpu, own = (
-            tree_cpu_seconds(pids),
-            tree_cpu_seconds(upstream_pids),
-            own_cpu_seconds(),
-        )
+        counted, before = await self.upstream_calls(), self.cpu_seconds(server)
         started = time.perf_counter()
         rps, latencies = await load(port, query, self.requests, self.concurrency)
         wall = time.perf_counter() - started
-        own = own_cpu_seconds() - own
-        cpu, upstream_cpu = (
-            tree_cpu_seconds(pids) - cpu,
-            tree_cpu_seconds(upstream_pids) - upstream_cpu,
+        cpu, upstream_cpu, own = (
+            b - a for a, b in zip(before, self.cpu_seconds(server), strict=True)
         )
-        calls = await self.upstream_calls() - calls
+        calls, connections = (
+            b - a for a, b in zip(counted, await self.upstream_calls(), strict=True)
+        )
         return {
             "req_per_s": rps,
             "p50_ms": pct(latencies, 50),
             "p99_ms": pct(latencies, 99),
             "upstream_calls_per_query": calls / self.requests,
+            "upstream_connections_per_query": connections / self.requests,
             "cpu_ms_per_query": cpu * 1000 / self.requests,
             "upstream_cpu_ms_per_query": upstream_cpu * 1000 / self.requests,
             "loadgen_cpu_percent": own / wall * 100,
