@@ -21,8 +21,11 @@ machine) and the load generator's CPU use; then connectql/baseline ratios (and 2
 With `--repeat`, runs interleave and cells show the median (min-max). `--profile DIR` adds a
 py-spy recording of the connectql server in `one-call` and `nested-50` (unmeasured extra runs):
 `<scenario>.speedscope.json` and `<scenario>.txt`, the top functions by own and total time.
+`--json` adds the upstream's CPU and new connections per query.
 
 Linux only (/proc). Numbers compare within one run on one machine; never assert them in tests.
+On a machine other work keeps busy, `workers-2` shows the share of the cores two processes
+win, not how connectql scales: read it on an otherwise idle machine.
 """
 
 from __future__ import annotations
