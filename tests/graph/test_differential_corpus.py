@@ -1,6 +1,7 @@
-"""A generated query corpus over the demo schema and three prebuilt connectors' schemas, run
+"""A generated query corpus over the demo schema (with federation's `_entities` union), three
+prebuilt connectors' schemas (GitHub, Slack, OpenAI) and a feed whose results are a union, run
 against our served app with `CONNECTQL_EXECUTOR=differential`: the compiled executor and
-graphql-core's answer every query on the same request context and must agree on data and
+graphql-core answer every query on the same request context and must agree on data and
 errors. The corpus runs while the upstream is healthy and while it fails as real APIs do (500,
 429 with Retry-After, a missing field, a value of the wrong type, a null list item, a reset
 connection, a timeout, a refused connection), so errors, their paths, null propagation and
@@ -8,8 +9,8 @@ partial data are compared too.
 
 Every answer must be GraphQL JSON whose errors point at nulls; no error may be
 EXECUTOR_MISMATCH (nor be logged on `connectql.execution`) nor INTERNAL. The corpus must be
-meaningful: most healthy queries return data, and most failing runs return errors and some
-partial data.
+meaningful: most healthy queries return data, and every failing run returns errors, the
+fault's own among them, and (but for a refused connection or timeouts) partial data.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from connectql.testing import FakeUpstream, Fault
 from connectql.testing.fakes.github import GitHubState, create_github_app
 from connectql.testing.fakes.openai import DEFAULT_API_KEY, OpenAIState, create_openai_app
 from connectql.testing.fakes.slack import BOT_TOKEN, SlackState, create_slack_app
+from tests.fakes.feed import FEED_SPEC, create_feed_app
 from tests.graph.query_corpus import CorpusQuery, generate_queries
 from tests.support import ADMIN_KEY, DEMO_KEY, serving
 
@@ -171,6 +173,15 @@ def _openai_values() -> dict[str, list[Any]]:
     }
 
 
+def _feed_values() -> dict[str, list[Any]]:
+    return {
+        "id": ["1", "3", "30", "59", "60", "999"],
+        "personId": ["1", "2", "6", "77"],
+        "first": FIRST,
+        "after": ["x", None, None, None],
+    }
+
+
 def _builtin(name: str) -> Callable[[], dict[str, Any]]:
     return lambda: yaml.safe_load(builtin_spec(name).read_text())  # type: ignore[no-any-return]
 
@@ -183,6 +194,13 @@ SETUPS = {
         roots=["bookstore", "bookstore", "bookstore", "_entities"],
         values=_bookstore_values,
         federation=True,
+    ),
+    "feed": Setup(
+        app=create_feed_app,
+        spec=lambda: yaml.safe_load(FEED_SPEC.read_text()),  # type: ignore[no-any-return]
+        config=lambda fake: {"base_url": fake.url},
+        roots=["feed"],
+        values=_feed_values,
     ),
     "github": Setup(
         app=lambda: create_github_app(
