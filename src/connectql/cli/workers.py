@@ -114,7 +114,12 @@ def run_worker(app: Any, host: str, port: int, ready_fd: int, **options: Any) ->
             await asyncio.wait({serving}, timeout=wait)
         serving.result()
 
-    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+    # uvicorn raises the signal that stopped it again once it has shut down: for SIGINT
+    # that is a KeyboardInterrupt, which here means only "done" (as in uvicorn.run)
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        asyncio.Runner(loop_factory=config.get_loop_factory()) as runner,
+    ):
         runner.run(serve())
 
 
@@ -132,6 +137,8 @@ class Supervisor:
         self._demo = demo
         self._processes: dict[int, asyncio.subprocess.Process] = {}
         self._stop = asyncio.Event()
+        self._interrupted = False
+        """Stopped by a signal (not because a worker could not start)."""
 
     async def run(self, host: str, port: int, on_ready: Callable[[int], None]) -> int:
         """Serve until a signal; the exit code. `on_ready(port)` once all workers are up."""
@@ -140,7 +147,7 @@ class Supervisor:
         cleanup: Callable[[], Awaitable[None]] | None = None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._forward, sig)
+            loop.add_signal_handler(sig, self._interrupt, sig)
         try:
             with tempfile.TemporaryDirectory(prefix="connectql-") as scratch:
                 demo_config = None
@@ -183,14 +190,17 @@ class Supervisor:
             return None
         self._forward(signal.SIGTERM)
         codes = [await process.wait() for process in self._processes.values()]
-        failed = [code for ok, code in zip(started, codes, strict=False) if not ok]
-        if not failed:  # stopped by a signal while starting
+        if self._interrupted:
             return 0
-        log.error("a worker could not start (exit code %d); stopping", failed[0])
-        return failed[0] if failed[0] > 0 else 1
+        failed = next(code for ok, code in zip(started, codes, strict=False) if not ok)
+        log.error("a worker could not start (exit code %d); stopping", failed)
+        return failed if failed > 0 else 1
 
     async def _spawn(self, context: WorkerContext, args: list[str]) -> bool:
-        """Start worker `context.index`; whether it accepts connections (False: it exited)."""
+        """Start worker `context.index`; whether it accepts connections (False: it exited,
+        or the supervisor is stopping)."""
+        if self._stop.is_set():
+            return False
         readable, writable = os.pipe()
         context = WorkerContext(
             index=context.index,
@@ -263,6 +273,10 @@ class Supervisor:
         mark_process_dead(pid, str(context.metrics))
         with contextlib.suppress(FileNotFoundError):
             (context.peers / f"{pid}.sock").unlink()
+
+    def _interrupt(self, sig: signal.Signals) -> None:
+        self._interrupted = True
+        self._forward(sig)
 
     def _forward(self, sig: signal.Signals) -> None:
         """Stop: pass the signal on to every worker (a second one makes them hurry)."""

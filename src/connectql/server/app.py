@@ -90,10 +90,11 @@ def create_app(
         try:
             yield
         finally:
-            if flushing is not None:
+            if flushing is not None and shared is not None:
                 flushing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await flushing
+                shared.flush()  # a worker that stops leaves its final counts
             await key_service.stop()
             await plane.stop()
             await runtime.stop()
