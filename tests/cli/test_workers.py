@@ -237,7 +237,9 @@ async def test_a_worker_that_cannot_start_stops_the_supervisor_with_one_error(
 ) -> None:
     config = {"connectors": [{"spec": "missing.yaml"}]}
     (tmp_path / "connectql.yaml").write_text(yaml.safe_dump(config))
-    done = run_cli("serve", "--workers", "2", "--port", str(free_port()), cwd=tmp_path)
+    port = str(free_port())
+    # a worker starts (and fails) before the command ends: minutes on a busy machine
+    done = run_cli("serve", "--workers", "2", "--port", port, cwd=tmp_path, timeout=300)
     assert done.returncode == 1, done.stderr  # as with one process: the spec is at fault
     assert done.stderr.count("missing.yaml") == 1, done.stderr
     assert "a worker could not start (exit code 1)" in done.stderr
