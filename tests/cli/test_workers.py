@@ -130,6 +130,7 @@ async def test_two_workers_serve_one_port_and_hear_each_others_changes(
         # the connections held below may idle while the machine is busy
         "server": {"workers": 2, "timeouts": {"keep_alive": 600, "headers": 600}},
         "egress": {"allow": ["127.0.0.1"]},  # the fake upstream
+        "registry": {"reconcile_seconds": 3600},  # only the workers' events carry changes
     }
     (tmp_path / "connectql.yaml").write_text(yaml.safe_dump(config))
     env = {"CONNECTQL_API_KEYS": f"admin:{ADMIN_KEY}"}
@@ -161,6 +162,17 @@ async def test_two_workers_serve_one_port_and_hear_each_others_changes(
         assert answer == {"data": {"bookstore": {"book": {"title": "Book 1"}}}}
         for sock in (first, first, second):
             assert (await _graphql(sock, BOOKS)).get("errors") is None
+        # an API key created through worker 1 is accepted by worker 2 (with no restart)
+        body = {"name": "dashboard", "role": "viewer"}
+        status, created_key = _request(first, "POST", "/api/keys", body, ADMIN_KEY)
+        assert status == 201, created_key
+        payload = {"query": "{ schemaVersion }"}
+
+        def accepted() -> bool:
+            status, _ = _request(second, "POST", "/graphql", payload, created_key["key"])
+            return status == 200
+
+        await eventually(accepted)
     # /metrics adds up both workers' calls (each flushes its figures every second)
     calls = {"connector": "bookstore", "operation": "book"}
     await eventually(lambda: _counter(_metrics(server.port), "connectql_calls_total", **calls) == 4)
