@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -81,6 +81,9 @@ class ServerSettings(BaseModel):
     cors: CorsSettings | None = None
     """Off by default: browsers then refuse pages of other origins."""
     timeouts: TimeoutSettings = TimeoutSettings()
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
+    """Server processes sharing the port (`auto`: one per CPU this process may use);
+    `--workers` and CONNECTQL_WORKERS win over this."""
 
 
 class RegistrySettings(BaseModel):

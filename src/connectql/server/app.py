@@ -3,6 +3,8 @@ Wiring only; the logic lives in the control plane and the runtime."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -30,8 +32,9 @@ from connectql.server import assets, console, rest, swagger
 from connectql.server.downloads import download_route
 from connectql.server.graphql_app import GraphQLMount, LiveGraphQL
 from connectql.server.guard import Guard
-from connectql.server.prometheus import CONTENT_TYPE, metrics_registry, render
+from connectql.server.prometheus import CONTENT_TYPE, SharedMetrics, metrics_registry, render
 from connectql.server.request_id import RequestIdMiddleware
+from connectql.server.worker import WorkerContext
 from connectql.state import StateDir
 
 log = logging.getLogger("connectql.server")
@@ -56,12 +59,14 @@ def create_app(
     admin_key_file: Callable[[], Path] | None = None,
     public: Collection[str] = (),
     timeouts: TimeoutSettings | None = None,
+    worker: WorkerContext | None = None,
 ) -> FastAPI:
     """The app serving `runtime`; `before_start` may prepare it (e.g. the demo upstream)
     and return a function that undoes that on shutdown. With no admin key configured, one is
     kept in `admin_key_file()` (generated on first start), else management stays closed.
     `public` names the endpoints (`metrics`, `docs`) served without a key even when the
-    anonymous role is off."""
+    anonymous role is off. A `worker` of `serve --workers N` says so in /readyz and merges
+    every worker's figures into /metrics."""
     runtime.use_roots(API_ROOTS)
     plane = control or ControlPlane(runtime)
     keys = access or AccessControl.from_env()
@@ -80,9 +85,15 @@ def create_app(
         # The schema and connectors live as long as the process: keep them out of the
         # cyclic GC's scans, which otherwise stall requests (visible in p99).
         gc.freeze()
+        flushing = asyncio.create_task(shared.keep_flushing()) if shared else None
         try:
             yield
         finally:
+            if flushing is not None and shared is not None:
+                flushing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flushing
+                shared.flush()  # a worker that stops leaves its final counts
             await key_service.stop()
             await plane.stop()
             await runtime.stop()
@@ -115,6 +126,7 @@ def create_app(
     app.router.routes.append(download_route(lambda: runtime.resolvers.files.downloads))
     app.router.routes.extend(console.routes())
     prometheus = metrics_registry(plane)
+    shared = SharedMetrics(prometheus, worker.metrics) if worker else None
     rest.install(app, plane, keys, key_service)
     app.mount(assets.PREFIX, assets.StaticAssets(), name="static")
     if cors is not None and cors.origins:
@@ -143,11 +155,14 @@ def create_app(
             "schemaVersion": runtime.version,
             "connectors": {name: c.state for name, c in sorted(runtime.connectors.items())},
         }
+        if worker is not None:
+            body["worker"] = {"index": worker.index, "pid": os.getpid()}
         return JSONResponse(body, status_code=200 if runtime.ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(render(prometheus), media_type=CONTENT_TYPE)
+        body = shared.render() if shared else render(prometheus)
+        return Response(body, media_type=CONTENT_TYPE)
 
     return app
 
@@ -158,11 +173,13 @@ def app_from_config(
     demo: bool = False,
     state: StateDir | None = None,
     env: Mapping[str, str] | None = None,
+    worker: WorkerContext | None = None,
 ) -> FastAPI:
     """The whole server as `connectql serve` runs it: registry (SQLite in the state directory,
-    or DATABASE_URL), event bus (in-process, or REDIS_URL), API keys and the demo if asked.
-    With `state=None` the server is stateless: no registry, nothing written."""
-    from connectql.demo.runner import start_demo
+    or DATABASE_URL), event bus (in-process, between `worker` processes, or REDIS_URL), API
+    keys and the demo if asked. With `state=None` the server is stateless: no registry,
+    nothing written."""
+    from connectql.demo.runner import add_bookstore, start_demo
 
     environ = os.environ if env is None else env
     runtime = Runtime.from_config(config, roots=API_ROOTS)
@@ -188,10 +205,17 @@ def app_from_config(
     control = ControlPlane(
         runtime,
         registry,
-        open_bus(environ.get("REDIS_URL"), config.registry.channel_prefix),
+        open_bus(
+            environ.get("REDIS_URL"),
+            config.registry.channel_prefix,
+            peers=worker.peers if worker else None,
+        ),
         EgressPolicy(config.egress.allow),
         reconcile_seconds=config.registry.reconcile_seconds,
     )
+    shared_demo = worker.demo if worker and demo else None
+    if shared_demo is not None:  # the supervisor serves the demo upstream for every worker
+        add_bookstore(runtime, shared_demo)
     if config.builder.output_dir:
         control.output_dir = str(config.base_dir / config.builder.output_dir)
     return create_app(
@@ -202,8 +226,9 @@ def app_from_config(
         cors=config.server.cors,
         public=config.server.public,
         timeouts=config.server.timeouts,
-        before_start=start_demo if demo else None,
+        before_start=start_demo if demo and shared_demo is None else None,
         admin_key_file=admin_key_file,
+        worker=worker,
     )
 
 

@@ -2,11 +2,20 @@
 
 A custom collector reads the same in-memory counters the GraphQL metrics subscription does,
 at scrape time, into a registry of this app's own (no process-global state).
+
+With several worker processes (`serve --workers N`), each worker writes what its collector
+reads into prometheus-client's multiprocess files (PROMETHEUS_MULTIPROC_DIR, one set per
+pid) every `FLUSH_SECONDS` and before it answers a scrape, and /metrics merges every
+worker's files: counters and histograms are summed (a dead worker's counts stay in the
+sums); gauges merge as `GAUGE_MODES` says.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -15,6 +24,8 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from connectql.connectors.metrics import LATENCY_BUCKETS_MS
@@ -99,6 +110,70 @@ class ConnectorCollector(Collector):
         version.add_metric([], self._control.runtime.version)
         yield from (requests, calls, errors, retries, waits, waited, breaker, latency, health)
         yield version
+
+
+FLUSH_SECONDS = 1.0
+"""How far behind the other workers' figures in /metrics may be."""
+GAUGE_MODES = {
+    "connectql_breaker_state": "livemax",  # 1 if the breaker is in that state on any worker
+    "connectql_connector_health": "livemax",  # 1 if any worker judges the connector so
+    "connectql_schema_version": "liveall",  # one series per worker (label pid): who lags
+}
+
+
+class SharedMetrics:
+    """This worker's figures in the multiprocess `directory`, and everyone's for /metrics."""
+
+    def __init__(self, registry: CollectorRegistry, directory: Path) -> None:
+        self._registry = registry
+        self._directory = directory
+        self._merged = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(self._merged, path=str(directory))
+
+    def flush(self) -> None:
+        """Replace this worker's files with what its collector reads now."""
+        files: dict[str, list[tuple[str, float]]] = {}
+        for family in self._registry.collect():
+            gauge = family.type == "gauge"
+            prefix = f"gauge_{GAUGE_MODES[family.name]}" if gauge else family.type
+            rows = files.setdefault(prefix, [])
+            below: dict[tuple[tuple[str, str], ...], float] = {}
+            for sample in family.samples:
+                labels = dict(sample.labels)
+                value = sample.value
+                if sample.name.endswith("_count") and family.type == "histogram":
+                    continue  # the merge counts the buckets
+                if "le" in labels and family.type == "histogram":  # the merge re-accumulates
+                    series = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
+                    value, below[series] = value - below.get(series, 0.0), value
+                key = mmap_key(
+                    family.name,
+                    sample.name,
+                    list(labels),
+                    list(labels.values()),
+                    family.documentation,
+                )
+                rows.append((key, value))
+        pid = os.getpid()
+        for prefix, rows in files.items():
+            final = self._directory / f"{prefix}_{pid}.db"
+            partial = final.with_suffix(".partial")  # not *.db: never merged half-written
+            out = MmapedDict(str(partial))
+            try:
+                for key, value in rows:
+                    out.write_value(key, value, 0.0)
+            finally:
+                out.close()
+            os.replace(partial, final)
+
+    def render(self) -> bytes:
+        self.flush()
+        return generate_latest(self._merged)
+
+    async def keep_flushing(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self.flush()
 
 
 def metrics_registry(control: ControlPlane) -> CollectorRegistry:
