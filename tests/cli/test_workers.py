@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shlex
 import signal
 import socket
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from gql.transport.websockets import WebsocketsTransport
 
 from connectql.testing import FakeUpstream
 from tests.processes import Processes, ServeProcess, free_port, run_cli
+from tests.readme_blocks import block
 from tests.support import ADMIN_KEY, DEMO_KEY, bookstore_spec_text, eventually
 
 CREATE = "mutation($s: String!, $c: JSON) { createConnector(spec: $s, config: $c) { __typename } }"
@@ -189,12 +191,14 @@ async def test_two_workers_serve_one_port_and_hear_each_others_changes(
 async def test_one_demo_upstream_a_restarted_worker_and_a_clean_stop(
     tmp_path: Path, processes: Processes
 ) -> None:
-    server = await _serving(
-        processes.serve(
-            tmp_path, env={"CONNECTQL_WORKERS": "2", "CONNECTQL_API_KEYS": f"admin:{ADMIN_KEY}"}
-        ),
-        2,
-    )
+    # the README's command: `--workers auto`, one worker per CPU this process may use
+    command = shlex.split(block("workers"), comments=True)
+    assert command[:2] == ["connectql", "serve"], command
+    cores = len(os.sched_getaffinity(0))
+    if cores < 2:
+        pytest.skip("--workers auto starts one worker on a machine with one CPU")
+    env = {"CONNECTQL_API_KEYS": f"admin:{ADMIN_KEY}"}
+    server = await _serving(processes.serve(tmp_path, *command[2:], env=env), cores)
     sock, _ = _on_worker(server.port, 1)
     with sock:
         mutation = (

@@ -82,3 +82,25 @@ class Cursors:
         if not isinstance(value, dict) or position < 0:
             raise ValueError("not a cursor from this API")
         return value, position
+
+
+class Edge(dict[str, Any]):
+    """A Relay edge, `{"node": …, "cursor": …}`, whose cursor is sealed when first read:
+    most queries select `nodes` or `node` alone, and sealing a cursor (AES-GCM, a fresh
+    nonce) was the largest cost of building a page."""
+
+    __slots__ = ("_index", "_seal")
+
+    def __init__(self, node: Any, seal: Callable[[int], str], index: int) -> None:
+        super().__init__(node=node)
+        self._seal = seal
+        self._index = index
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key == "cursor" else super().get(key, default)
+
+    def __missing__(self, key: str) -> str:
+        if key != "cursor":
+            raise KeyError(key)
+        cursor = self["cursor"] = self._seal(self._index)
+        return cursor

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     FieldNode,
@@ -22,7 +22,7 @@ from connectql.connectors.callers import Caller
 from connectql.connectors.connector import Connector
 from connectql.connectors.record_selector import compiled_path
 from connectql.errors import ConnectorError, Forbidden
-from connectql.resolvers.cursors import Cursors, cursor_scope
+from connectql.resolvers.cursors import Cursors, Edge, cursor_scope
 from connectql.resolvers.entities import Entity, EntityResolvers, entity_resolvers
 from connectql.resolvers.files import Files, file_args
 from connectql.resolvers.loaders import Loaders, request_loaders
@@ -200,7 +200,7 @@ class ConnectorResolvers:
                 skip += 1
             else:
                 state, skip = paginator.first(wanted), 0
-            edges: list[dict[str, Any]] = []
+            edges: list[Edge] = []
             has_next = False
             while len(edges) < wanted:
                 fetched = await loaders.fetch(
@@ -213,7 +213,7 @@ class ConnectorResolvers:
                     if len(edges) == wanted:
                         has_next = True
                         break
-                    edges.append({"cursor": cursor(index), "node": fetched.records[index]})
+                    edges.append(Edge(fetched.records[index], cursor, index))
                 if has_next or fetched.next_state is None:
                     break
                 if len(edges) == wanted:
@@ -287,6 +287,9 @@ class LinkedArgs:
         target = connector.operation(link.operation)
         self.connector = connector
         self.operation = link.operation
+        self.key = (id(connector), id(link))
+        """Who this link is, for the values `_prefetch` loaded (another LinkedArgs of the
+        same connector and `resolve` renders the same arguments)."""
         self.paginated = target.is_paginated
         self._args = [(name, _compile(value)) for name, value in link.args.items()]
         self._through = {name for name in target.args if name not in link.args}
@@ -316,6 +319,10 @@ class LinkedArgs:
 
     def value(self, loaders: Loaders, parent: Any, given: Mapping[str, Any] | None = None) -> Any:
         """The linked value for `parent`: loaded already, or the loader's future."""
+        if not given:
+            prefetched = loaders.linked.get((self.key, id(parent)))
+            if prefetched is not None and prefetched[0] is parent:
+                return _settled_or(prefetched[1])
         args = self.args_for(parent, given)
         if args is None:
             return self.nothing
@@ -354,12 +361,17 @@ def _now_or_later(loader: DataLoader[Any, Any], args: dict[str, Any]) -> Any:
     synchronously, which matters for lists of linked items.
     """
     future = loader.cache_map.get(args) if loader.cache else None
-    if future is not None and future.done():
-        error = future.exception()
-        if error is not None:
-            raise error
-        return future.result()
-    return loader.load(args)
+    return loader.load(args) if future is None else _settled_or(future)
+
+
+def _settled_or(future: asyncio.Future[Any]) -> Any:
+    """The future's value (or error, raised) if it is settled, else the future."""
+    if not future.done():
+        return future
+    error = future.exception()
+    if error is not None:
+        raise error
+    return future.result()
 
 
 async def _prefetch(
@@ -381,7 +393,9 @@ async def _prefetch(
         for record in records:
             args = link.args_for(record)
             if args is not None:
-                pending.append(loader.load(args))
+                future = cast("asyncio.Future[Any]", loader.load(args))  # strawberry's is one
+                loaders.linked[(link.key, id(record))] = (record, future)
+                pending.append(future)
     if pending:
         # Failures stay in the loader's futures; each field raises its own.
         await asyncio.gather(*pending, return_exceptions=True)

@@ -40,6 +40,9 @@ class Loaders:
         self._loaders: dict[tuple[int, str], DataLoader[Args, Any]] = {}
         self._fetches: dict[tuple[int, bytes], asyncio.Future[Any]] = {}
         self.caller = caller
+        self.linked: dict[tuple[tuple[int, int], int], tuple[Any, asyncio.Future[Any]]] = {}
+        """What `_prefetch` loaded for a link (`LinkedArgs.key`) of a record (by id; the
+        record kept with it), so the field takes it without rendering its arguments again."""
         self.fetches = 0
         """How many loads (batches, pages, record lists) went to connectors so far."""
 
