@@ -139,6 +139,22 @@ class SpecVersion:
     version: int
     format: SpecFormat
     created_at: str
+    _text: strawberry.Private[str]
+
+    @strawberry.field(
+        description="This version's spec text. Admin only: it may hold literal credentials."
+    )
+    def spec(self, info: Ctx) -> str:
+        _admin(info)
+        return self._text
+
+
+@strawberry.type(description="A call of the connector that failed.")
+class FailedCall:
+    operation: str
+    code: str
+    message: str
+    at: str = strawberry.field(description="ISO 8601 time of the failure.")
 
 
 @strawberry.type(description="A connector served (or stored) by this server.")
@@ -194,9 +210,16 @@ class ConnectorStatus:
                 version=v.version,
                 format=SpecFormat(v.spec_format),
                 created_at=v.created_at.isoformat(),
+                _text=v.spec_text,
             )
             for v in await control.registry.versions(self._name)
         ]
+
+    @strawberry.field(description="Its latest failed calls on this replica, newest first.")
+    def last_errors(self, info: Ctx) -> list[FailedCall]:
+        control = info.context.control
+        failed = control.recent_errors.of(self._name) if control else []
+        return [FailedCall(**asdict(call)) for call in failed]
 
     @strawberry.field(description="Config values, secrets masked. Admin only.")
     def config(self, info: Ctx) -> JSON | None:
@@ -645,19 +668,25 @@ MIN_INTERVAL_MS = 100
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="The connector's health now, then on every change.")
-    async def connector_health(self, info: Ctx, name: str) -> AsyncGenerator[Health, None]:
+    @strawberry.subscription(
+        description="The connector's health now, then on every change; without a name, "
+        "every connector's."
+    )
+    async def connector_health(
+        self, info: Ctx, name: str | None = None
+    ) -> AsyncGenerator[Health, None]:
         control = _control(info)
-        control.require(name)  # an unknown name would otherwise wait forever in silence
+        if name is not None:
+            control.require(name)  # an unknown name would otherwise wait forever in silence
         from connectql.events import HEALTH
 
         async with control.bus.subscribe(HEALTH) as events:
-            current = control.health.current.get(name)
-            if current is not None:
-                yield _health(asdict(current))
+            for current in list(control.health.current.values()):
+                if name is None or current.connector == name:
+                    yield _health(asdict(current))
             while True:
                 event = await events.get()
-                if event.get("connector") == name:
+                if name is None or event.get("connector") == name:
                     yield _health(event)
 
     @strawberry.subscription(description="The connector's metrics every intervalMs.")
@@ -668,6 +697,20 @@ class Subscription:
         interval = max(MIN_INTERVAL_MS, interval_ms) / 1000
         while True:
             yield _metrics(control.running(name))
+            await asyncio.sleep(interval)
+
+    @strawberry.subscription(
+        description="Every running connector's metrics every intervalMs, in one list (one "
+        "subscription for a page showing them all)."
+    )
+    async def connectors_metrics(
+        self, info: Ctx, interval_ms: int = 1000
+    ) -> AsyncGenerator[list[Metrics], None]:
+        control = _control(info)
+        interval = max(MIN_INTERVAL_MS, interval_ms) / 1000
+        while True:
+            live = control.runtime.connectors
+            yield [_metrics(live[name]) for name in sorted(live)]
             await asyncio.sleep(interval)
 
     @strawberry.subscription(description="Every change of this replica's live schema.")
