@@ -56,6 +56,12 @@ async def test_last_errors_tell_operation_code_message_and_when(
         assert error["code"] == failed.errors[0]["extensions"]["code"]
         assert error["message"] == failed.errors[0]["message"]
         assert error["at"].endswith("+00:00")
+
+        histogram = '{ connector(name: "bookstore") { metrics { latencyMs { count buckets '
+        histogram += "{ le count } } } } }"
+        latency = (await execute(url, histogram)).data["connector"]["metrics"]["latencyMs"]
+        assert sum(b["count"] for b in latency["buckets"]) == latency["count"] == 2
+        assert latency["buckets"][-1]["le"] is None
         assert DEMO_KEY not in str(result.data)
 
 
@@ -136,3 +142,18 @@ async def test_one_subscription_streams_every_connectors_health_and_metrics(
             await eventually(
                 lambda: {"connector": "shelf", "calls": 3} in metrics[-1]["connectorsMetrics"]
             )
+
+
+async def test_operations_come_with_their_graphql_fields(server: str) -> None:
+    query = '{ connector(name: "bookstore") { operationFields { name kind field } } }'
+    result = await execute(server, query, key=VIEWER_KEY)
+    assert result.errors is None
+    fields = {op["name"]: op for op in result.data["connector"]["operationFields"]}
+    assert fields["book"] == {
+        "name": "book",
+        "kind": "query",
+        "field": "query { bookstore { book } }",
+    }
+    assert fields["createBook"]["field"] == "mutation { bookstore { createBook } }"
+    # each field is one the schema has
+    assert (await execute(server, '{ bookstore { book(id: "1") { id } } }')).errors is None

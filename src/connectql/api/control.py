@@ -19,9 +19,11 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from connectql.connectors.connector import Connector
+from connectql.connectors.metrics import LATENCY_BUCKETS_MS
 from connectql.errors import ControlError, Forbidden, SpecErrors
 from connectql.errors import LinkInvalid as LinkInvalidError
 from connectql.graph.joins import Link
+from connectql.spec.models import ConnectorSpec
 
 if TYPE_CHECKING:
     from connectql.control.service import Change, ControlPlane
@@ -112,12 +114,22 @@ class ErrorCount:
     count: int
 
 
+@strawberry.type(description="Requests that took at most `le` ms, more than the bucket before.")
+class LatencyBucket:
+    le: float | None = strawberry.field(description="The upper bound; null: no bound.")
+    count: int
+
+
 @strawberry.type(description="Latency of upstream requests in milliseconds (bucket bounds).")
 class Latency:
     count: int
     p50: float | None
     p95: float | None
     p99: float | None
+    buckets: list[LatencyBucket] = strawberry.field(
+        description="The histogram, counts since start: the difference of two readings gives "
+        "the quantiles of the time between them."
+    )
 
 
 @strawberry.type(description="A connector's counters since it started on this replica.")
@@ -157,6 +169,35 @@ class FailedCall:
     at: str = strawberry.field(description="ISO 8601 time of the failure.")
 
 
+@strawberry.type(description="An operation of a connector and where the graph serves it.")
+class OperationView:
+    name: str
+    kind: str = strawberry.field(description="`query`, `mutation` or `subscription`.")
+    field: str | None = strawberry.field(
+        description="Its GraphQL field, e.g. `query { bookstore { book } }`; null when the "
+        "operation is not exposed (it serves links only)."
+    )
+    description: str | None
+
+
+def _operation_views(spec: ConnectorSpec) -> list[OperationView]:
+    """The root fields graph/types.py gives each operation: under the namespace field, or
+    (`connector.namespace: false`) at the root; subscriptions at the root as `name_op`."""
+    name, namespaced = spec.connector.name, spec.connector.namespace
+    views = []
+    for op_name, op in sorted(spec.operations.items()):
+        field = None
+        if op.expose and op.kind == "subscription":
+            field = f"subscription {{ {f'{name}_{op_name}' if namespaced else op_name} }}"
+        elif op.expose:
+            inner = f"{name} {{ {op_name} }}" if namespaced else op_name
+            field = f"{op.kind} {{ {inner} }}"
+        views.append(
+            OperationView(name=op_name, kind=op.kind, field=field, description=op.description)
+        )
+    return views
+
+
 @strawberry.type(description="A connector served (or stored) by this server.")
 class ConnectorStatus:
     name: str
@@ -171,6 +212,11 @@ class ConnectorStatus:
     )
     _connector: strawberry.Private[Connector | None]
     _name: strawberry.Private[str]
+    _spec: strawberry.Private[ConnectorSpec | None]
+
+    @strawberry.field(description="Its operations with their GraphQL fields.")
+    def operation_fields(self) -> list[OperationView]:
+        return _operation_views(self._spec) if self._spec else []
 
     @strawberry.field(description="Health as judged on this replica.")
     def health(self, info: Ctx) -> Health | None:
@@ -251,6 +297,10 @@ def _metrics(connector: Connector) -> Metrics:
             p50=latency.quantile(0.5),
             p95=latency.quantile(0.95),
             p99=latency.quantile(0.99),
+            buckets=[
+                LatencyBucket(le=bound, count=count)
+                for bound, count in zip((*LATENCY_BUCKETS_MS, None), latency.counts, strict=True)
+            ],
         ),
     )
 
@@ -281,6 +331,7 @@ def _status(info: Ctx, name: str) -> ConnectorStatus | None:
         registry_version=stored.version if stored else None,
         _connector=connector,
         _name=name,
+        _spec=spec,
     )
 
 
