@@ -63,8 +63,10 @@ class ConsoleServer:
     names: list[str]
     """Every connector, the registry's `bookstore` first."""
 
-    async def query(self, http: aiohttp.ClientSession, name: str) -> None:
-        body = {"query": f'{{ {name} {{ book(id: "{random.randint(1, 20)}") {{ id }} }} }}'}
+    async def query(self, http: aiohttp.ClientSession, name: str, book: int | None = None) -> None:
+        """One book of connector `name` (a random one unless `book`)."""
+        book = book or random.randint(1, 20)
+        body = {"query": f'{{ {name} {{ book(id: "{book}") {{ id }} }} }}'}
         headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
         async with http.post(f"{self.url}/graphql", json=body, headers=headers) as response:
             await response.read()

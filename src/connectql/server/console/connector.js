@@ -338,12 +338,13 @@ CQ.page(async (main, cq) => {
     const context = 3;
     const lines = [];
     const head = x.slice(Math.max(0, start - context), start);
-    if (start - head.length > 0) lines.push(el("span", { class: "same" }, `  … ${start - head.length} unchanged lines`));
+    const skipped = (n) => el("span", { class: "same" }, `  … ${n} unchanged line${n === 1 ? "" : "s"}`);
+    if (start - head.length > 0) lines.push(skipped(start - head.length));
     head.forEach((l) => lines.push(el("span", { class: "same" }, "  " + l)));
     for (const [kind, line] of ops) lines.push(el("span", { class: kind }, (kind === "add" ? "+ " : kind === "del" ? "- " : "  ") + line));
     const tail = x.slice(endX, endX + context);
     tail.forEach((l) => lines.push(el("span", { class: "same" }, "  " + l)));
-    if (x.length - endX - tail.length > 0) lines.push(el("span", { class: "same" }, `  … ${x.length - endX - tail.length} unchanged lines`));
+    if (x.length - endX - tail.length > 0) lines.push(skipped(x.length - endX - tail.length));
     if (!ops.length) lines.push(el("span", { class: "same" }, "  (no difference)"));
     return lines;
   }

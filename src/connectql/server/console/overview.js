@@ -105,7 +105,7 @@ CQ.page(async (main, cq) => {
   }
 
   const SVG = "http://www.w3.org/2000/svg";
-  const W = 120;
+  const W = 96;
   const H = 28;
 
   function chartCell(lines) {
