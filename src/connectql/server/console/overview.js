@@ -1,7 +1,7 @@
 // Overview: every connector with its state, live health, breaker, and live charts of its
 // request rate, error rate and p50/p95 latency; the schema version and a feed of its changes.
 // Two subscriptions serve every connector (connectorHealth without a name, connectorsMetrics);
-// events only mark rows dirty, and one animation frame redraws what changed.
+// events only mark rows dirty, and one animation frame redraws the changed rows in view.
 "use strict";
 
 CQ.page(async (main, cq) => {
@@ -23,9 +23,21 @@ CQ.page(async (main, cq) => {
 
   function redraw() {
     frame = 0;
-    for (const row of dirty) drawRow(row);
-    dirty.clear();
+    for (const row of dirty) {
+      if (!row.visible) continue; // drawn when it scrolls into view
+      drawRow(row);
+      dirty.delete(row);
+    }
   }
+
+  const inView = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      const row = rows.get(entry.target.dataset.connector);
+      if (!row) continue;
+      row.visible = entry.isIntersecting;
+      if (row.visible && dirty.has(row)) redrawSoon(row);
+    }
+  });
 
   // --- layout ----------------------------------------------------------------------------
   const version = el("strong", { id: "schema-version" }, "…");
@@ -75,6 +87,7 @@ CQ.page(async (main, cq) => {
       metrics: [], // {t, requests, calls, errors, buckets}
       series: { rate: [], errors: [], p50: [], p95: [] },
       cells: {},
+      visible: false,
     };
     const c = row.cells;
     c.state = el("td", { class: "state" });
@@ -150,30 +163,37 @@ CQ.page(async (main, cq) => {
     const names = Object.keys(chart.paths);
     names.forEach((name, i) => chart.paths[name].setAttribute("d", pathOf(series[i], max || 1)));
     const last = series.map((points) => points[points.length - 1]);
-    chart.label.textContent = last.every((v) => v === undefined) ? "" : last.map(format).join(" / ");
+    setText(chart.label, last.every((v) => v === undefined) ? "" : last.map(format).join(" / "));
   }
 
   const number = (v) => (v === null || v === undefined ? "–" : v < 10 ? v.toFixed(1) : Math.round(v).toString());
   const ms = (v) => (v === null || v === undefined ? "–" : v === Infinity ? "∞" : number(v) + " ms");
 
+  /** Text that changes only when it differs: an equal write would still cost a layout. */
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
   function drawRow(row) {
     const { status, cells, series } = row;
-    cells.state.textContent = status.state.toLowerCase();
+    setText(cells.state, status.state.toLowerCase());
     const health = status.health;
-    cells.health.replaceChildren(
-      el(
-        "span",
-        { class: "badge health-" + (health ? health.state.toLowerCase() : "unknown"), title: health ? health.reason : "" },
-        health ? health.state.toLowerCase() : "unknown",
-      ),
-    );
-    cells.breaker.textContent = status.breaker.toLowerCase().replace("_", "-");
-    cells.breaker.className = "breaker breaker-" + status.breaker.toLowerCase();
+    const state = health ? health.state.toLowerCase() : "unknown";
+    if (cells.health.dataset.state !== state || cells.health.title !== (health ? health.reason : "")) {
+      cells.health.dataset.state = state;
+      cells.health.title = health ? health.reason : "";
+      cells.health.replaceChildren(el("span", { class: "badge health-" + state }, state));
+    }
+    const breaker = status.breaker.toLowerCase();
+    if (cells.breaker.dataset.state !== breaker) {
+      cells.breaker.dataset.state = breaker;
+      cells.breaker.textContent = breaker.replace("_", "-");
+      cells.breaker.className = "breaker breaker-" + breaker;
+    }
     drawChart(cells.rate, [series.rate], number);
     drawChart(cells.errors, [series.errors], number);
     drawChart(cells.latency, [series.p50, series.p95], ms);
-    cells.version.textContent =
-      (status.version || "–") + (status.registryVersion ? ` · v${status.registryVersion}` : "");
+    setText(cells.version, (status.version || "–") + (status.registryVersion ? ` · v${status.registryVersion}` : ""));
   }
 
   // --- metrics → series ------------------------------------------------------------------
@@ -216,21 +236,27 @@ CQ.page(async (main, cq) => {
   async function load() {
     const data = await cq.gql(LIST);
     version.textContent = String(data.schemaVersion);
-    const seen = new Set();
+    const listed = new Set();
     const fragment = document.createDocumentFragment();
     for (const status of data.connectors) {
-      seen.add(status.name);
+      listed.add(status.name);
       let row = rows.get(status.name);
       if (row) {
         Object.assign(row.status, status);
       } else {
         row = makeRow(status);
         rows.set(status.name, row);
+        inView.observe(row.tr);
       }
       fragment.append(row.tr);
       drawRow(row);
     }
-    for (const name of [...rows.keys()]) if (!seen.has(name)) rows.delete(name);
+    for (const [name, row] of [...rows]) {
+      if (listed.has(name)) continue;
+      inView.unobserve(row.tr);
+      dirty.delete(row);
+      rows.delete(name);
+    }
     body.replaceChildren(fragment);
     count.textContent = `(${rows.size})`;
   }
