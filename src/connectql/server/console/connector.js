@@ -23,14 +23,22 @@ CQ.page(async (main, cq) => {
   let status = null;
 
   function notify(text, isError) {
-    notices.replaceChildren(el("p", { class: "notice" + (isError ? " error" : ""), role: isError ? "alert" : "status" }, text));
+    notices.replaceChildren(
+      el(
+        "p",
+        { class: "notice" + (isError ? " error" : ""), role: isError ? "alert" : "status" },
+        text,
+      ),
+    );
   }
 
   async function load() {
     const data = await cq.gql(QUERY, { name });
     status = data.connector;
     if (!status) {
-      main.replaceChildren(el("p", { class: "error", role: "alert" }, `No connector named “${name}” on this server.`));
+      main.replaceChildren(
+        el("p", { class: "error", role: "alert" }, `No connector named “${name}” on this server.`),
+      );
       return;
     }
     render();
@@ -42,7 +50,11 @@ CQ.page(async (main, cq) => {
     try {
       const result = Object.values(await cq.gql(mutation, variables))[0];
       if (result.__typename === "SpecInvalid") {
-        notify(`${label} refused: ` + result.errors.map((e) => `line ${e.line}: ${e.message}`).join("; "), true);
+        notify(
+          `${label} refused: ` +
+            result.errors.map((e) => `line ${e.line}: ${e.message}`).join("; "),
+          true,
+        );
         return;
       }
       if (!result.applied) {
@@ -53,7 +65,15 @@ CQ.page(async (main, cq) => {
             { class: "notice error", role: "alert" },
             `${label} was not applied: it would break the schema (${why}). `,
             forceable
-              ? el("button", { type: "button", class: "danger", onclick: () => change(label, mutation, { ...variables, force: true }, false) }, `${label} anyway`)
+              ? el(
+                  "button",
+                  {
+                    type: "button",
+                    class: "danger",
+                    onclick: () => change(label, mutation, { ...variables, force: true }, false),
+                  },
+                  `${label} anyway`,
+                )
               : null,
           ),
         );
@@ -80,17 +100,48 @@ CQ.page(async (main, cq) => {
       { class: "card wide connector-head" },
       el("h1", {}, status.name),
       status.title ? el("span", { class: "muted" }, status.title) : null,
-      el("span", { class: "badge health-" + (health ? health.state.toLowerCase() : "unknown"), id: "health", title: health ? health.reason : "" }, health ? health.state.toLowerCase() : "unknown"),
+      el(
+        "span",
+        {
+          class: "badge health-" + (health ? health.state.toLowerCase() : "unknown"),
+          id: "health",
+          title: health ? health.reason : "",
+        },
+        health ? health.state.toLowerCase() : "unknown",
+      ),
       health ? el("span", { class: "muted small", id: "health-reason" }, health.reason) : null,
       el("span", { id: "state" }, status.state.toLowerCase()),
-      el("span", { class: "muted" }, `breaker ${status.breaker.toLowerCase()} · ${status.source} · spec ${status.version}`, status.registryVersion ? ` · v${status.registryVersion}` : ""),
+      el(
+        "span",
+        { class: "muted" },
+        `breaker ${status.breaker.toLowerCase()} · ${status.source} · spec ${status.version}`,
+        status.registryVersion ? ` · v${status.registryVersion}` : "",
+      ),
       admin && managed
         ? el(
             "div",
             { class: "actions" },
             status.state === "RUNNING"
-              ? el("button", { type: "button", id: "stop", class: "danger", onclick: () => change("Stop", STOP, { name }, true) }, "Stop")
-              : el("button", { type: "button", id: "start", class: "primary", onclick: () => change("Start", START, { name }, false) }, "Start"),
+              ? el(
+                  "button",
+                  {
+                    type: "button",
+                    id: "stop",
+                    class: "danger",
+                    onclick: () => change("Stop", STOP, { name }, true),
+                  },
+                  "Stop",
+                )
+              : el(
+                  "button",
+                  {
+                    type: "button",
+                    id: "start",
+                    class: "primary",
+                    onclick: () => change("Start", START, { name }, false),
+                  },
+                  "Start",
+                ),
           )
         : null,
     );
@@ -104,7 +155,17 @@ CQ.page(async (main, cq) => {
       el(
         "table",
         { id: "operations" },
-        el("thead", {}, el("tr", {}, el("th", {}, "Operation"), el("th", {}, "GraphQL field"), el("th", {}, "Description"))),
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            el("th", {}, "Operation"),
+            el("th", {}, "GraphQL field"),
+            el("th", {}, "Description"),
+          ),
+        ),
         el(
           "tbody",
           {},
@@ -113,7 +174,13 @@ CQ.page(async (main, cq) => {
               "tr",
               { dataset: { operation: op.name } },
               el("td", {}, op.name),
-              el("td", {}, op.field ? el("code", {}, op.field) : el("span", { class: "muted" }, "not exposed (links only)")),
+              el(
+                "td",
+                {},
+                op.field
+                  ? el("code", {}, op.field)
+                  : el("span", { class: "muted" }, "not exposed (links only)"),
+              ),
               el("td", { class: "muted" }, op.description || ""),
             ),
           ),
@@ -132,29 +199,59 @@ CQ.page(async (main, cq) => {
         ? el(
             "table",
             { id: "last-errors" },
-            el("thead", {}, el("tr", {}, ["When", "Operation", "Code", "Message"].map((t) => el("th", {}, t)))),
+            el(
+              "thead",
+              {},
+              el(
+                "tr",
+                {},
+                ["When", "Operation", "Code", "Message"].map((t) => el("th", {}, t)),
+              ),
+            ),
             el(
               "tbody",
               {},
               rows.map((e) =>
-                el("tr", {}, el("td", {}, el("time", { datetime: e.at }, new Date(e.at).toLocaleString())), el("td", {}, e.operation), el("td", {}, el("code", {}, e.code)), el("td", {}, e.message)),
+                el(
+                  "tr",
+                  {},
+                  el("td", {}, el("time", { datetime: e.at }, new Date(e.at).toLocaleString())),
+                  el("td", {}, e.operation),
+                  el("td", {}, el("code", {}, e.code)),
+                  el("td", {}, e.message),
+                ),
               ),
             ),
           )
-        : el("p", { class: "muted", id: "last-errors" }, "No failed call on this replica since it started."),
+        : el(
+            "p",
+            { class: "muted", id: "last-errors" },
+            "No failed call on this replica since it started.",
+          ),
     );
   }
 
   function testing() {
-    const select = el("select", { id: "test-operation" }, status.operationFields.map((op) => el("option", { value: op.name }, op.name)));
-    const args = el("input", { id: "test-args", size: 40, placeholder: '{"id": "1"}', "aria-label": "Arguments (JSON)" });
+    const select = el(
+      "select",
+      { id: "test-operation" },
+      status.operationFields.map((op) => el("option", { value: op.name }, op.name)),
+    );
+    const args = el("input", {
+      id: "test-args",
+      size: 40,
+      placeholder: '{"id": "1"}',
+      "aria-label": "Arguments (JSON)",
+    });
     const out = el("div", { id: "test-result" });
     async function run() {
       let parsed = {};
       try {
         parsed = args.value.trim() ? JSON.parse(args.value) : {};
       } catch (error) {
-        out.replaceChildren(el("p", { class: "error", role: "alert" }, "Arguments are not JSON: " + error.message));
+        out.replaceChildren(
+          el("p", { class: "error", role: "alert" }, "Arguments are not JSON: " + error.message),
+        );
         return;
       }
       out.replaceChildren(el("p", { class: "muted" }, "Calling…"));
@@ -165,15 +262,37 @@ CQ.page(async (main, cq) => {
           { name, op: select.value, args: parsed },
         );
         out.replaceChildren(
-          el("p", { class: t.ok ? "up" : "error" }, t.ok ? "OK" : "Failed: " + (t.error && t.error.message)),
+          el(
+            "p",
+            { class: t.ok ? "up" : "error" },
+            t.ok ? "OK" : "Failed: " + (t.error && t.error.message),
+          ),
           el(
             "table",
             { class: "trace" },
-            el("thead", {}, el("tr", {}, ["Method", "URL template", "Status", "Outcome", "ms"].map((h) => el("th", {}, h)))),
+            el(
+              "thead",
+              {},
+              el(
+                "tr",
+                {},
+                ["Method", "URL template", "Status", "Outcome", "ms"].map((h) => el("th", {}, h)),
+              ),
+            ),
             el(
               "tbody",
               {},
-              t.trace.map((s) => el("tr", {}, el("td", {}, s.method), el("td", {}, el("code", {}, s.urlTemplate)), el("td", {}, s.status ?? "–"), el("td", {}, s.outcome), el("td", {}, s.ms.toFixed(1)))),
+              t.trace.map((s) =>
+                el(
+                  "tr",
+                  {},
+                  el("td", {}, s.method),
+                  el("td", {}, el("code", {}, s.urlTemplate)),
+                  el("td", {}, s.status ?? "–"),
+                  el("td", {}, s.outcome),
+                  el("td", {}, s.ms.toFixed(1)),
+                ),
+              ),
             ),
           ),
           el("pre", { class: "code" }, JSON.stringify(t.ok ? t.data : t.error, null, 2)),
@@ -186,7 +305,13 @@ CQ.page(async (main, cq) => {
       "section",
       { class: "card" },
       el("h2", {}, "Test an operation"),
-      el("div", { class: "row" }, select, args, el("button", { type: "button", class: "primary", id: "test", onclick: run }, "Test")),
+      el(
+        "div",
+        { class: "row" },
+        select,
+        args,
+        el("button", { type: "button", class: "primary", id: "test", onclick: run }, "Test"),
+      ),
       out,
     );
   }
@@ -196,14 +321,24 @@ CQ.page(async (main, cq) => {
     const current = status.registryVersion;
     const section = el("section", { class: "card" }, el("h2", {}, "Spec versions"));
     if (!list.length) {
-      section.append(el("p", { class: "muted" }, "A connector of connectql.yaml: its versions are its file's."));
+      section.append(
+        el("p", { class: "muted" }, "A connector of connectql.yaml: its versions are its file's."),
+      );
       return section;
     }
     section.append(
       el(
         "table",
         { id: "versions" },
-        el("thead", {}, el("tr", {}, ["Version", "Format", "Created", ""].map((t) => el("th", {}, t)))),
+        el(
+          "thead",
+          {},
+          el(
+            "tr",
+            {},
+            ["Version", "Format", "Created", ""].map((t) => el("th", {}, t)),
+          ),
+        ),
         el(
           "tbody",
           {},
@@ -211,14 +346,33 @@ CQ.page(async (main, cq) => {
             el(
               "tr",
               { dataset: { version: v.version } },
-              el("td", {}, "v" + v.version, v.version === current ? el("span", { class: "badge" }, " current") : null),
+              el(
+                "td",
+                {},
+                "v" + v.version,
+                v.version === current ? el("span", { class: "badge" }, " current") : null,
+              ),
               el("td", {}, v.format.toLowerCase()),
               el("td", {}, new Date(v.createdAt).toLocaleString()),
               el(
                 "td",
                 {},
                 admin && v.version !== current
-                  ? el("button", { type: "button", class: "rollback", onclick: () => change(`Roll back to v${v.version}`, ROLLBACK, { name, version: v.version }, true) }, `Roll back to v${v.version}`)
+                  ? el(
+                      "button",
+                      {
+                        type: "button",
+                        class: "rollback",
+                        onclick: () =>
+                          change(
+                            `Roll back to v${v.version}`,
+                            ROLLBACK,
+                            { name, version: v.version },
+                            true,
+                          ),
+                      },
+                      `Roll back to v${v.version}`,
+                    )
                   : null,
               ),
             ),
@@ -231,9 +385,16 @@ CQ.page(async (main, cq) => {
   }
 
   function diffView(list, current) {
-    const options = (chosen) => list.map((v) => el("option", { value: v.version, selected: v.version === chosen }, "v" + v.version));
+    const options = (chosen) =>
+      list.map((v) =>
+        el("option", { value: v.version, selected: v.version === chosen }, "v" + v.version),
+      );
     const newest = current || list[list.length - 1].version;
-    const before = list.filter((v) => v.version !== newest).map((v) => v.version).pop() ?? newest;
+    const before =
+      list
+        .filter((v) => v.version !== newest)
+        .map((v) => v.version)
+        .pop() ?? newest;
     const from = el("select", { id: "diff-from", "aria-label": "From version" }, options(before));
     const to = el("select", { id: "diff-to", "aria-label": "To version" }, options(newest));
     const out = el("pre", { class: "code diff", id: "diff" });
@@ -246,7 +407,16 @@ CQ.page(async (main, cq) => {
   }
 
   function sdl() {
-    return el("section", { class: "card" }, el("h2", {}, "SDL"), el("pre", { class: "code", id: "sdl" }, status.sdl || "Not in the schema: the connector is stopped."));
+    return el(
+      "section",
+      { class: "card" },
+      el("h2", {}, "SDL"),
+      el(
+        "pre",
+        { class: "code", id: "sdl" },
+        status.sdl || "Not in the schema: the connector is stopped.",
+      ),
+    );
   }
 
   function config() {
@@ -256,14 +426,35 @@ CQ.page(async (main, cq) => {
       { class: "card" },
       el("h2", {}, "Config"),
       values.length
-        ? el("table", { id: "config" }, el("tbody", {}, values.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, el("code", {}, typeof v === "string" ? v : JSON.stringify(v)))))))
+        ? el(
+            "table",
+            { id: "config" },
+            el(
+              "tbody",
+              {},
+              values.map(([k, v]) =>
+                el(
+                  "tr",
+                  {},
+                  el("th", {}, k),
+                  el("td", {}, el("code", {}, typeof v === "string" ? v : JSON.stringify(v))),
+                ),
+              ),
+            ),
+          )
         : el("p", { class: "muted" }, "No config values."),
     );
   }
 
   function docs() {
-    const body = el("div", { class: "markdown", id: "docs" }, el("p", { class: "muted" }, "Generating…"));
-    cq.gql(`mutation($name: String!) { generateDocs(connector: $name) { files { content } } }`, { name })
+    const body = el(
+      "div",
+      { class: "markdown", id: "docs" },
+      el("p", { class: "muted" }, "Generating…"),
+    );
+    cq.gql(`mutation($name: String!) { generateDocs(connector: $name) { files { content } } }`, {
+      name,
+    })
       .then((data) => body.replaceChildren(...markdown(data.generateDocs.files[0].content)))
       .catch((failure) => body.replaceChildren(el("p", { class: "error" }, failure.message)));
     return el("section", { class: "card wide" }, el("h2", {}, "Docs"), body);
@@ -288,20 +479,24 @@ CQ.page(async (main, cq) => {
   }
 
   await load();
-  cq.subscribe("subscription($name: String!) { connectorHealth(name: $name) { state reason at } }", { name }, {
-    next: ({ data }) => {
-      if (!data || !status) return;
-      status.health = data.connectorHealth;
-      const badge = document.getElementById("health");
-      if (badge) {
-        badge.textContent = status.health.state.toLowerCase();
-        badge.className = "badge health-" + status.health.state.toLowerCase();
-        badge.title = status.health.reason;
-      }
-      const reason = document.getElementById("health-reason");
-      if (reason) reason.textContent = status.health.reason;
+  cq.subscribe(
+    "subscription($name: String!) { connectorHealth(name: $name) { state reason at } }",
+    { name },
+    {
+      next: ({ data }) => {
+        if (!data || !status) return;
+        status.health = data.connectorHealth;
+        const badge = document.getElementById("health");
+        if (badge) {
+          badge.textContent = status.health.state.toLowerCase();
+          badge.className = "badge health-" + status.health.state.toLowerCase();
+          badge.title = status.health.reason;
+        }
+        const reason = document.getElementById("health-reason");
+        if (reason) reason.textContent = status.health.reason;
+      },
     },
-  });
+  );
 
   // --- a line diff: common ends trimmed, then a longest common subsequence -------------------
   function lineDiff(a, b) {
@@ -311,7 +506,7 @@ CQ.page(async (main, cq) => {
     while (start < x.length && start < y.length && x[start] === y[start]) start++;
     let endX = x.length;
     let endY = y.length;
-    while (endX > start && endY > start && x[endX - 1] === y[endY - 1]) endX--, endY--;
+    while (endX > start && endY > start && x[endX - 1] === y[endY - 1]) (endX--, endY--);
     const midX = x.slice(start, endX);
     const midY = y.slice(start, endY);
     const ops = [];
@@ -324,24 +519,32 @@ CQ.page(async (main, cq) => {
       const lcs = new Uint32Array((n + 1) * (m + 1));
       for (let i = n - 1; i >= 0; i--) {
         for (let j = m - 1; j >= 0; j--) {
-          lcs[i * (m + 1) + j] = midX[i] === midY[j] ? lcs[(i + 1) * (m + 1) + j + 1] + 1 : Math.max(lcs[(i + 1) * (m + 1) + j], lcs[i * (m + 1) + j + 1]);
+          lcs[i * (m + 1) + j] =
+            midX[i] === midY[j]
+              ? lcs[(i + 1) * (m + 1) + j + 1] + 1
+              : Math.max(lcs[(i + 1) * (m + 1) + j], lcs[i * (m + 1) + j + 1]);
         }
       }
       let i = 0;
       let j = 0;
       while (i < n || j < m) {
-        if (i < n && j < m && midX[i] === midY[j]) ops.push(["same", midX[i++]]), j++;
-        else if (j < m && (i === n || lcs[i * (m + 1) + j + 1] >= lcs[(i + 1) * (m + 1) + j])) ops.push(["add", midY[j++]]);
+        if (i < n && j < m && midX[i] === midY[j]) (ops.push(["same", midX[i++]]), j++);
+        else if (j < m && (i === n || lcs[i * (m + 1) + j + 1] >= lcs[(i + 1) * (m + 1) + j]))
+          ops.push(["add", midY[j++]]);
         else ops.push(["del", midX[i++]]);
       }
     }
     const context = 3;
     const lines = [];
     const head = x.slice(Math.max(0, start - context), start);
-    const skipped = (n) => el("span", { class: "same" }, `  … ${n} unchanged line${n === 1 ? "" : "s"}`);
+    const skipped = (n) =>
+      el("span", { class: "same" }, `  … ${n} unchanged line${n === 1 ? "" : "s"}`);
     if (start - head.length > 0) lines.push(skipped(start - head.length));
     head.forEach((l) => lines.push(el("span", { class: "same" }, "  " + l)));
-    for (const [kind, line] of ops) lines.push(el("span", { class: kind }, (kind === "add" ? "+ " : kind === "del" ? "- " : "  ") + line));
+    for (const [kind, line] of ops)
+      lines.push(
+        el("span", { class: kind }, (kind === "add" ? "+ " : kind === "del" ? "- " : "  ") + line),
+      );
     const tail = x.slice(endX, endX + context);
     tail.forEach((l) => lines.push(el("span", { class: "same" }, "  " + l)));
     if (x.length - endX - tail.length > 0) lines.push(skipped(x.length - endX - tail.length));
@@ -355,7 +558,12 @@ CQ.page(async (main, cq) => {
     const out = [];
     let i = 0;
     const isTableRow = (l) => /^\s*\|.*\|\s*$/.test(l);
-    const cellsOf = (l) => l.trim().slice(1, -1).split("|").map((c) => c.trim());
+    const cellsOf = (l) =>
+      l
+        .trim()
+        .slice(1, -1)
+        .split("|")
+        .map((c) => c.trim());
     while (i < lines.length) {
       const line = lines[i];
       const fence = line.match(/^```(\w*)/);
@@ -363,7 +571,13 @@ CQ.page(async (main, cq) => {
         const code = [];
         for (i++; i < lines.length && !lines[i].startsWith("```"); i++) code.push(lines[i]);
         i++;
-        out.push(el("pre", {}, el("code", { class: fence[1] ? "language-" + fence[1] : null }, code.join("\n"))));
+        out.push(
+          el(
+            "pre",
+            {},
+            el("code", { class: fence[1] ? "language-" + fence[1] : null }, code.join("\n")),
+          ),
+        );
         continue;
       }
       const heading = line.match(/^(#{1,6})\s+(.*)$/);
@@ -380,8 +594,26 @@ CQ.page(async (main, cq) => {
           el(
             "table",
             {},
-            el("thead", {}, el("tr", {}, header.map((c) => el("th", {}, inline(c))))),
-            el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, inline(c)))))),
+            el(
+              "thead",
+              {},
+              el(
+                "tr",
+                {},
+                header.map((c) => el("th", {}, inline(c))),
+              ),
+            ),
+            el(
+              "tbody",
+              {},
+              rows.map((r) =>
+                el(
+                  "tr",
+                  {},
+                  r.map((c) => el("td", {}, inline(c))),
+                ),
+              ),
+            ),
           ),
         );
         continue;
@@ -404,7 +636,13 @@ CQ.page(async (main, cq) => {
         continue;
       }
       const paragraph = [];
-      while (i < lines.length && lines[i].trim() && !/^(#{1,6}\s|```|\s*([-*]|\d+\.)\s)/.test(lines[i]) && !isTableRow(lines[i])) paragraph.push(lines[i++]);
+      while (
+        i < lines.length &&
+        lines[i].trim() &&
+        !/^(#{1,6}\s|```|\s*([-*]|\d+\.)\s)/.test(lines[i]) &&
+        !isTableRow(lines[i])
+      )
+        paragraph.push(lines[i++]);
       out.push(el("p", {}, inline(paragraph.join(" "))));
     }
     return out;
@@ -423,7 +661,9 @@ CQ.page(async (main, cq) => {
       else {
         const scheme = match[5].match(/^([a-z][a-z0-9+.-]*):/i);
         const safe = !scheme || /^https?$/i.test(scheme[1]); // no javascript:, data:, …
-        parts.push(safe ? el("a", { href: match[5], rel: "noopener noreferrer" }, match[4]) : match[4]);
+        parts.push(
+          safe ? el("a", { href: match[5], rel: "noopener noreferrer" }, match[4]) : match[4],
+        );
       }
       last = match.index + match[0].length;
     }

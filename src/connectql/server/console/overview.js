@@ -61,9 +61,16 @@ CQ.page(async (main, cq) => {
             el(
               "tr",
               {},
-              ["Connector", "State", "Health", "Breaker", "Requests/s", "Errors/s", "Latency p50/p95", "Version"].map(
-                (title) => el("th", {}, title),
-              ),
+              [
+                "Connector",
+                "State",
+                "Health",
+                "Breaker",
+                "Requests/s",
+                "Errors/s",
+                "Latency p50/p95",
+                "Version",
+              ].map((title) => el("th", {}, title)),
             ),
           ),
           body,
@@ -103,7 +110,11 @@ CQ.page(async (main, cq) => {
       el(
         "td",
         {},
-        el("a", { href: cq.url("/console/connectors/" + encodeURIComponent(status.name)) }, status.name),
+        el(
+          "a",
+          { href: cq.url("/console/connectors/" + encodeURIComponent(status.name)) },
+          status.name,
+        ),
         status.title ? el("div", { class: "muted small" }, status.title) : null,
       ),
       c.state,
@@ -166,8 +177,10 @@ CQ.page(async (main, cq) => {
     setText(chart.label, last.every((v) => v === undefined) ? "" : last.map(format).join(" / "));
   }
 
-  const number = (v) => (v === null || v === undefined ? "–" : v < 10 ? v.toFixed(1) : Math.round(v).toString());
-  const ms = (v) => (v === null || v === undefined ? "–" : v === Infinity ? "∞" : number(v) + " ms");
+  const number = (v) =>
+    v === null || v === undefined ? "–" : v < 10 ? v.toFixed(1) : Math.round(v).toString();
+  const ms = (v) =>
+    v === null || v === undefined ? "–" : v === Infinity ? "∞" : number(v) + " ms";
 
   /** Text that changes only when it differs: an equal write would still cost a layout. */
   function setText(node, text) {
@@ -179,7 +192,10 @@ CQ.page(async (main, cq) => {
     setText(cells.state, status.state.toLowerCase());
     const health = status.health;
     const state = health ? health.state.toLowerCase() : "unknown";
-    if (cells.health.dataset.state !== state || cells.health.title !== (health ? health.reason : "")) {
+    if (
+      cells.health.dataset.state !== state ||
+      cells.health.title !== (health ? health.reason : "")
+    ) {
       cells.health.dataset.state = state;
       cells.health.title = health ? health.reason : "";
       cells.health.replaceChildren(el("span", { class: "badge health-" + state }, state));
@@ -193,7 +209,10 @@ CQ.page(async (main, cq) => {
     drawChart(cells.rate, [series.rate], number);
     drawChart(cells.errors, [series.errors], number);
     drawChart(cells.latency, [series.p50, series.p95], ms);
-    setText(cells.version, (status.version || "–") + (status.registryVersion ? ` · v${status.registryVersion}` : ""));
+    setText(
+      cells.version,
+      (status.version || "–") + (status.registryVersion ? ` · v${status.registryVersion}` : ""),
+    );
   }
 
   // --- metrics → series ------------------------------------------------------------------
@@ -301,7 +320,9 @@ CQ.page(async (main, cq) => {
         const change = data && data.schemaChanged;
         if (!change) return;
         version.textContent = String(change.schemaVersion);
-        const notes = [...change.breakingChanges, ...change.dangerousChanges].map((c) => c.description);
+        const notes = [...change.breakingChanges, ...change.dangerousChanges].map(
+          (c) => c.description,
+        );
         feed.prepend(
           el(
             "li",
@@ -311,7 +332,13 @@ CQ.page(async (main, cq) => {
             el("strong", {}, "v" + change.schemaVersion),
             " ",
             change.connector,
-            notes.length ? el("ul", {}, notes.slice(0, 5).map((n) => el("li", { class: "muted" }, n))) : null,
+            notes.length
+              ? el(
+                  "ul",
+                  {},
+                  notes.slice(0, 5).map((n) => el("li", { class: "muted" }, n)),
+                )
+              : null,
           ),
         );
         while (feed.children.length > 50) feed.lastChild.remove();
