@@ -1,4 +1,5 @@
-"""Vendor the browser assets of GraphiQL and Swagger UI into src/connectql/server/static/.
+"""Vendor the browser assets of GraphiQL, Swagger UI and the console's builder (js-yaml)
+into src/connectql/server/static/.
 
     python scripts/vendor_assets.py
 
@@ -33,6 +34,12 @@ class Pin(NamedTuple):
 
 
 PINS = {
+    # the console's builder: YAML in the browser (its UMD bundle defines `jsyaml`)
+    "js-yaml": Pin(
+        "5.5.0",
+        "sha512-paNr4LFIFPjeeSmwNYdrb8FafLLG/Cr2Af3GjbsHJ5CxIjH4r0c2emlmRdAtpPAieP1gRVzk6buBbVP5gBMGAg==",
+        ("dist/browser/js-yaml.umd.min.js", "LICENSE"),
+    ),
     "react": Pin(
         "18.2.0",
         "sha512-/3IjMdb2L9QbBdWiW5e3P2/npwMBaU9mHCSCUzNln0ZCYbcfTsGbTJrU/kGemdH2IWmB2ioZ+zkxtmq6g09fGQ==",

@@ -32,10 +32,10 @@ from connectql.connectors.clock import Clock
 from connectql.connectors.connector import Connector
 from connectql.connectors.egress import EgressPolicy, PolicyResolver
 from connectql.errors import ConfigError
-from connectql.graph.caches import query_caches
+from connectql.graph.caches import Documents
 from connectql.graph.compose import GRAPH_ROOTS, BuiltSchema, RootTypes, build_schema
 from connectql.graph.joins import Joins, JoinStatus, Link, check_link, plan_joins
-from connectql.graph.limits import Limits, limit_extensions
+from connectql.graph.limits import Limits
 from connectql.graph.types import ConnectorTypes
 from connectql.resolvers.downloads import DownloadStore
 from connectql.resolvers.errors import SafeErrors
@@ -286,7 +286,8 @@ class Runtime:
             list(connectors.values()),
             self.resolvers,
             roots=self.roots,
-            extensions=[SafeErrors, *limit_extensions(self.limits), *query_caches(self.limits)],
+            extensions=[SafeErrors],
+            documents=Documents(self.limits),
             types_cache=cache,
             federation=self.federation,
             joins=joins,

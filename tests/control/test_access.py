@@ -32,6 +32,7 @@ MUTATIONS = [
     'mutation { rollbackConnector(name: "bookstore", version: 1) { __typename } }',
     'mutation { testConnector(name: "bookstore", operation: "book") { ok } }',
     'mutation { validateSpec(spec: "x") { valid } }',
+    'mutation { testSpec(spec: "x", operation: "book") { ok } }',
     'mutation { bookstore { createBook(input: {title: "t", authorId: "1"}) { id } } }',
     'mutation { importOpenAPI(source: "openapi: 3.0.0") { operations } }',
     'mutation { inferTypes(samples: [{}], typeName: "T") { types } }',

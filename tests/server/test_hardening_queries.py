@@ -155,7 +155,7 @@ async def test_only_small_documents_are_cached(bookstore: FakeUpstream) -> None:
 
 
 def _cache_of(runtime: Runtime) -> Any:
-    return next(e.entries for e in runtime.schema.schema.extensions if hasattr(e, "entries"))
+    return runtime.schema.documents.entries
 
 
 def _nested(levels: int, open_: str = "[", close: str = "]") -> str:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from strawberry.tools import merge_types
 
-from connectql.api.builder import BuilderMutation
+from connectql.api.builder import BuilderMutation, BuilderQuery
 from connectql.api.control import Mutation as ControlMutation
 from connectql.api.control import Query, Subscription
 from connectql.graph.compose import RootTypes
 
 API_ROOTS = RootTypes(
-    query=Query,
+    query=merge_types("Query", (Query, BuilderQuery)),
     mutation=merge_types("Mutation", (ControlMutation, BuilderMutation)),
     subscription=Subscription,
 )

@@ -1,5 +1,6 @@
-"""GraphQL mutations of the builder: import an OpenAPI document, infer types from samples,
-generate a client or docs. Each has `dryRun` (default true): a dry run changes nothing."""
+"""The builder's GraphQL API: templates to start a spec from; mutations that import an
+OpenAPI document, infer types from samples, generate a client or docs. Each mutation has
+`dryRun` (default true): a dry run changes nothing."""
 
 from __future__ import annotations
 
@@ -209,6 +210,36 @@ def generate_docs(info: Ctx, connector: str, dry_run: bool = True) -> GeneratedO
 
     text = run(_spec_of(info, connector))
     return _output({f"{connector}.md": text}, info, dry_run, "docs")
+
+
+@strawberry.type(description="A starting point for a new connector spec.")
+class SpecTemplate:
+    name: str
+    description: str = strawberry.field(description="What it is for (its first comment).")
+
+
+def spec_templates() -> list[SpecTemplate]:
+    from connectql.builder.templates import template_description, template_names
+
+    return [SpecTemplate(name=n, description=template_description(n)) for n in template_names()]
+
+
+def spec_template(info: Ctx, template: str, connector: str) -> str:
+    from connectql.builder.templates import new_spec
+
+    _admin(info)
+    return new_spec(connector, template)
+
+
+@strawberry.type
+class BuilderQuery:
+    spec_templates = strawberry.field(
+        resolver=spec_templates, description="The templates a new spec can start from."
+    )
+    spec_template = strawberry.field(
+        resolver=spec_template,
+        description="A template's spec (YAML) for a connector called `connector`. Admin only.",
+    )
 
 
 @strawberry.type

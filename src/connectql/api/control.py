@@ -26,7 +26,7 @@ from connectql.graph.joins import Link
 from connectql.spec.models import ConnectorSpec
 
 if TYPE_CHECKING:
-    from connectql.control.service import Change, ControlPlane
+    from connectql.control.service import Change, ControlPlane, TestOutcome
     from connectql.graph.joins import JoinStatus
 
 SECRET_MASK = "********"  # noqa: S105 - what is shown instead of a secret
@@ -677,12 +677,26 @@ class Mutation:
         self, info: Ctx, name: str, operation: str, args: JSON | None = None
     ) -> TestResult:
         outcome = await _admin(info).test(name, operation, _mapping(args))
-        return TestResult(
-            ok=outcome.ok,
-            data=outcome.data,
-            error=JSON(outcome.error) if outcome.error is not None else None,
-            trace=[TraceStep(**asdict(step)) for step in outcome.trace],
+        return _test_result(outcome)
+
+    @strawberry.mutation(
+        description="Call one operation of a spec that is not stored (a draft) once, with "
+        "`config` as its config values, and return a request trace; nothing is stored."
+    )
+    async def test_spec(
+        self,
+        info: Ctx,
+        spec: str,
+        operation: str,
+        args: JSON | None = None,
+        config: JSON | None = None,
+        format: SpecFormat = SpecFormat.YAML,
+    ) -> TestResult:
+        control = _admin(info)
+        outcome = await control.test_draft(
+            spec, format.value, _mapping(config), operation, _mapping(args)
         )
+        return _test_result(outcome)
 
     @strawberry.mutation(description="Check a spec without storing anything.")
     async def validate_spec(
@@ -704,6 +718,15 @@ class Mutation:
             operations=sorted(parsed.operations),
             types=sorted(parsed.types),
         )
+
+
+def _test_result(outcome: TestOutcome) -> TestResult:
+    return TestResult(
+        ok=outcome.ok,
+        data=outcome.data,
+        error=JSON(outcome.error) if outcome.error is not None else None,
+        trace=[TraceStep(**asdict(step)) for step in outcome.trace],
+    )
 
 
 def _mapping(value: Any) -> dict[str, Any]:

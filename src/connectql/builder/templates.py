@@ -15,6 +15,12 @@ def template_names() -> list[str]:
     return sorted(p.stem for p in TEMPLATES.glob("*.yaml"))
 
 
+def template_description(template: str) -> str:
+    """The template's first comment line, which says what it is for."""
+    first = (TEMPLATES / f"{template}.yaml").read_text(encoding="utf-8").split("\n", 1)[0]
+    return first.removeprefix("#").strip()
+
+
 def new_spec(name: str, template: str) -> str:
     """The template's text for a connector called `name`."""
     if not NAME.match(name):

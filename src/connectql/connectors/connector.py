@@ -97,6 +97,24 @@ def _coerce(value: Any, kind: str) -> Any:
     return float(value)
 
 
+POOL_PER_HOST = 64
+"""Connections kept open to each upstream host, unless the spec lets more calls run at once."""
+DNS_TTL = 300
+"""Seconds a resolved upstream address is reused."""
+
+
+def pool_per_host(spec: ConnectorSpec) -> int:
+    """Connections per upstream host: as many as calls the spec lets run at once (a rate
+    limit's burst, a fan-out batch's concurrency), and at least POOL_PER_HOST."""
+    burst = spec.source.rate_limit.burst if spec.source.rate_limit else 0
+    fan_out = [
+        op.batch.max_concurrency
+        for op in spec.operations.values()
+        if op.batch is not None and op.batch.mode == "fan_out"
+    ]
+    return max(POOL_PER_HOST, burst, *fan_out)
+
+
 Observer = Callable[["Connector", str | None, str | None], None]
 
 
@@ -233,7 +251,13 @@ class Connector:
 
     def _default_session(self) -> aiohttp.ClientSession:
         timeouts = self.spec.source.timeouts
-        pool: dict[str, Any] = {"limit": 100, "limit_per_host": 50, "ttl_dns_cache": 300}
+        per_host = pool_per_host(self.spec)
+        hosts = len(self.exchange.allowed_hosts)
+        pool: dict[str, Any] = {
+            "limit": per_host * max(hosts, 1),
+            "limit_per_host": per_host,
+            "ttl_dns_cache": DNS_TTL,
+        }
         # A policy's resolver alone would miss IP literals: its connector checks every socket.
         tcp = (
             EgressConnector(self._resolver.policy, resolver=self._resolver, **pool)

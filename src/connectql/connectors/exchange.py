@@ -19,10 +19,11 @@ from collections.abc import Callable
 import aiohttp
 from multidict import CIMultiDict
 
-from connectql.connectors import http
+from connectql.connectors import http, trace
+from connectql.connectors.auth import AuthStrategy
 from connectql.connectors.breaker import CircuitBreaker
 from connectql.connectors.cache import ETagCache
-from connectql.connectors.callers import Forwarded, calling_as
+from connectql.connectors.callers import Forwarded, calling_as, current_call
 from connectql.connectors.clock import Clock
 from connectql.connectors.error_handler import (
     ErrorHandler,
@@ -37,7 +38,6 @@ from connectql.connectors.metrics import ConnectorMetrics
 from connectql.connectors.ratelimit import TokenBucket
 from connectql.connectors.requester import Requester
 from connectql.connectors.retry import delay_for, retry_after_from
-from connectql.connectors.trace import TraceEntry, record
 from connectql.errors import ConnectorError, RateLimited, UpstreamError
 from connectql.spec.models import ConnectorSpec, Operation, RateLimit
 
@@ -45,6 +45,9 @@ log = logging.getLogger("connectql.connector")
 
 DEFAULT_RATE_LIMIT = RateLimit(requests_per_second=1e9)
 """Only its max_wait matters: how long a call may wait for an exhausted quota to reset."""
+
+NOBODY: contextlib.nullcontext[None] = contextlib.nullcontext()
+"""What a call for no caller enters, made outside any other call: nothing to set."""
 
 Notify = Callable[[str | None, str | None], None]
 """Told of every call's outcome (operation, error code or None) and of every breaker change
@@ -77,7 +80,12 @@ class Exchange:
         self._rng = rng
         self._notify = notify
         source = spec.source
-        self._allowed_hosts = frozenset([*requester.hosts(), *source.allow_hosts])
+        self.allowed_hosts = frozenset([*requester.hosts(), *source.allow_hosts])
+        """The hosts calls may go to (besides those auth learns at sign-in)."""
+        self._allowed_roots = tuple(
+            f"{scheme}://{host}/" for host in self.allowed_hosts for scheme in ("http", "https")
+        )
+        """A URL starting with one of these is on an allowed host, without parsing it."""
         self._cache = ETagCache(source.cache.max_entries) if source.cache else None
         self._quota_reset_at = 0.0
         self.breaker = (
@@ -117,7 +125,11 @@ class Exchange:
         result (null or empty list). Raises a ConnectorError otherwise.
         """
         auth = self._requester.auth_for(op, forwarded)
-        if request.host not in self._allowed_hosts and request.host not in auth.hosts():
+        if (
+            not request.url.startswith(self._allowed_roots)
+            and request.host not in self.allowed_hosts
+            and request.host not in auth.hosts()
+        ):
             raise UpstreamError(
                 f"refusing to call host {request.host!r}: not the connector's base_url host "
                 "nor in source.allow_hosts",
@@ -135,8 +147,11 @@ class Exchange:
         self.in_flight += 1
         self._idle.clear()
         try:
-            with calling_as(forwarded):  # its values are redacted from all that is shown
-                result = await self._attempts(op_name, op, request, retries_allowed, forwarded)
+            caller = forwarded is not None or current_call() is not None
+            with calling_as(forwarded) if caller else NOBODY:  # its values are redacted
+                result = await self._attempts(
+                    op_name, op, request, auth, retries_allowed, forwarded
+                )
         except ConnectorError as exc:
             self._observe(op_name, exc.code)
             raise
@@ -165,6 +180,7 @@ class Exchange:
         op_name: str,
         op: Operation,
         request: HttpRequest,
+        auth: AuthStrategy,
         retries_allowed: bool | None,
         forwarded: Forwarded | None = None,
     ) -> HttpResponse | Mapped:
@@ -173,11 +189,11 @@ class Exchange:
         attempts = policy.max_attempts if may_retry else 1
         refreshed = False
         attempt = 0
-        auth = self._requester.auth_for(op, forwarded)
         partition = forwarded.identity if forwarded is not None else ""
         while True:
             attempt += 1
-            await self._wait_for_capacity(op_name)
+            if self.limiter is not None or self._quota_reset_at:
+                await self._wait_for_capacity(op_name)
             outgoing = HttpRequest(
                 request.method,
                 request.url,
@@ -342,10 +358,12 @@ class Exchange:
         self, op: Operation, sent: HttpRequest, status: int | None, outcome: str, ms: float
     ) -> None:
         """`sent`: the request as built, before auth (which may send it elsewhere)."""
+        if not trace.active():
+            return
         base_url = self._requester.base_url
         template = op.request.path if sent.url.startswith(base_url) else "(next page URL)"
         url = self._requester.redact(base_url) + template
-        record(TraceEntry(sent.method, url, status, outcome, ms))
+        trace.record(trace.TraceEntry(sent.method, url, status, outcome, ms))
 
     async def _backoff(self, attempt: int, retry_after: float | None) -> None:
         self.metrics.retries += 1

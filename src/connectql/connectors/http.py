@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -68,7 +69,6 @@ async def send(
     max_body: int = DEFAULT_MAX_BODY_BYTES,
 ) -> HttpResponse:
     """Perform `request` on `session`, reading the whole body (at most `max_body` bytes)."""
-    timeout = aiohttp.ClientTimeout(total=request.timeout) if request.timeout else None
     try:
         async with session.request(
             request.method,
@@ -76,8 +76,14 @@ async def send(
             headers=request.headers,
             data=request.body,
             # no body, no type: aiohttp would call an empty POST application/octet-stream
-            skip_auto_headers=NO_CONTENT_TYPE if request.body is None else None,
-            timeout=timeout if timeout is not None else aiohttp.helpers.sentinel,
+            skip_auto_headers=(
+                NO_CONTENT_TYPE if request.body is None and request.method in WITH_BODY else None
+            ),
+            timeout=(
+                _timeout(request.timeout, session.timeout.sock_connect)
+                if request.timeout
+                else aiohttp.helpers.sentinel
+            ),
             allow_redirects=False,
         ) as resp:
             body = await _read(resp, max_body)
@@ -119,8 +125,17 @@ async def send(
 
 
 NO_CONTENT_TYPE = frozenset({"Content-Type"})
+WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+"""The methods aiohttp gives a Content-Type of its own when they have no body."""
 ENCODED_URL = re.compile(r"(?:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*")
 """A URL that is already percent-encoded throughout (RFC 3986's characters only)."""
+
+
+@lru_cache(maxsize=64)
+def _timeout(total: float, connect: float | None) -> aiohttp.ClientTimeout:
+    """A request's own total time, with the session's connect timeout: one object per value
+    (a spec has a few), not one per request."""
+    return aiohttp.ClientTimeout(total=total, sock_connect=connect)
 
 
 def _target(request: HttpRequest) -> URL:
@@ -129,7 +144,10 @@ def _target(request: HttpRequest) -> URL:
     another as yarl encodes it; the query from `params` written by `encode_query`."""
     try:
         text = request.url
-        url = URL(text, encoded=True) if ENCODED_URL.fullmatch(text) else URL(text)
+        encoded = ENCODED_URL.fullmatch(text) is not None
+        if request.params and encoded and "?" not in text and "#" not in text:
+            return URL(f"{text}?{encode_query(request.params)}", encoded=True)
+        url = URL(text, encoded=True) if encoded else URL(text)
         if not request.params:
             return url
         query = encode_query(request.params)
@@ -143,6 +161,14 @@ def _target(request: HttpRequest) -> URL:
 async def _read(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
     """The (decompressed) body, or None as soon as it grows past `limit` bytes; leaving the
     rest unread makes aiohttp close the connection instead of reusing it."""
+    length = resp.content_length
+    if (
+        length is not None
+        and length <= limit
+        and "Content-Encoding" not in resp.headers
+        and "Transfer-Encoding" not in resp.headers
+    ):
+        return await resp.read()  # a body of known size, as it came: no larger than that
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_any():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from multidict import CIMultiDict
 
@@ -24,18 +24,11 @@ from connectql.connectors.callers import (
 from connectql.connectors.clock import Clock
 from connectql.connectors.codecs import FORM_TYPE, JSON_TYPE, XML_TYPE, encode_body
 from connectql.connectors.http import HttpRequest, Send
-from connectql.connectors.styles import header_text, path_text, query_pairs
-from connectql.errors import ConfigError, ConnectorError
+from connectql.connectors.request_template import RequestTemplate, source_header_fills
+from connectql.errors import ConfigError
 from connectql.spec.forwarding import headers_read
-from connectql.spec.models import ArgSpec, ConnectorSpec, Operation, RequestSpec
-from connectql.spec.templates import (
-    Placeholder,
-    lone_placeholder,
-    parse_template,
-    placeholder_arg,
-    render_value,
-    to_text,
-)
+from connectql.spec.models import ConnectorSpec, Operation, RequestSpec
+from connectql.spec.templates import parse_template, to_text
 from connectql.spec.typeref import BINARY, parse_type_ref
 
 
@@ -56,15 +49,14 @@ class Requester:
         self.base_url = str(self.render(spec.source.base_url)).rstrip("/")
         if not urlsplit(self.base_url).scheme.startswith("http"):
             raise ConfigError(f"connector {self.name!r}: base_url must be an http(s) URL")
-        self._caller_headers = {k: v for k, v in spec.source.headers.items() if headers_read(v)}
+        per_call = {k: v for k, v in spec.source.headers.items() if headers_read(v)}
+        self._caller_headers = source_header_fills(per_call)
         """Source headers that read caller headers: rendered for each call."""
-        rendered = {
-            k: self.render(v)
-            for k, v in spec.source.headers.items()
-            if k not in self._caller_headers
-        }
+        rendered = {k: self.render(v) for k, v in spec.source.headers.items() if k not in per_call}
         # a header whose value renders empty (an optional config key) is not sent
         self._headers = {k: to_text(v) for k, v in rendered.items() if v not in (None, "")}
+        self._templates: dict[tuple[str, int], RequestTemplate] = {}
+        """Request specs compiled, by operation and spec (`RequestTemplate.spec` is it)."""
         auth_context = AuthContext(connector=self.name, render=self.render, send=send, clock=clock)
         self.forwarding = Forwarding(spec)
         self._caller_auth: dict[str | None, CallerAuth] = {}
@@ -161,59 +153,27 @@ class Requester:
         """Render a request template; path values are percent-encoded, code never runs.
         An argument used whole is written in its OpenAPI `style` (connectors/styles.py);
         `{keys}` lists are joined by `list_join` (repeated when None)."""
-        full = self.scope(scope, forwarded)
+        template = self._templates.get((op_name, id(spec)))
+        if template is None or template.spec is not spec:
+            template = self._compile(op_name, spec)
+        return template.render(self.scope(scope, forwarded), list_join)
+
+    def _compile(self, op_name: str, spec: RequestSpec) -> RequestTemplate:
+        """`spec` compiled for `op_name`, kept for its later calls."""
         op = self.spec.operations.get(op_name)
-        args = op.args if op is not None else {}
-        join = list_join or ","
-        segments: list[str] = []
-        for part in parse_template(spec.path).parts:
-            if isinstance(part, str):
-                segments.append(part)
-                continue
-            filled = _path_part(part, full, args, join)
-            if not filled:  # `/users//repos` reaches another resource, or none
-                raise ConnectorError(
-                    f"{part.text} is empty (or a name with an empty, . or .. segment), and it "
-                    "fills a path segment",
-                    connector=self.name,
-                    operation=op_name,
-                    code="BAD_USER_INPUT",
-                )
-            segments.append(filled)
-        path = "".join(segments)
-        params: list[tuple[str, str]] = []
-        for name, raw in spec.query.items():
-            value = render_value(raw, full)
-            lone = lone_placeholder(raw)
-            if lone is not None and lone.namespace == "keys" and isinstance(value, list):
-                if list_join is None:
-                    params.extend((name, to_text(v, ",")) for v in value)
-                else:
-                    params.append((name, to_text(value, list_join)))
-                continue
-            arg = args.get(placeholder_arg(lone) or "")
-            style = arg.style if arg is not None and arg.style else "form"
-            params.extend(query_pairs(name, value, style, arg.explode if arg else None))
-        headers = self._source_headers(full)
-        for name, raw in spec.headers.items():
-            arg = args.get(placeholder_arg(lone_placeholder(raw)) or "")
-            text = header_text(render_value(raw, full), bool(arg is not None and arg.explode))
-            if text is not None:
-                headers[name] = text
-        if "Accept" not in headers and op is not None and (accept := _accept(op)):
-            headers["Accept"] = accept
-        body: bytes | None = None
-        if spec.body is not None:
-            rendered = render_value(spec.body, full)
-            if _absent(rendered):  # an optional body left out: no body, no Content-Type
-                headers.popall("Content-Type", None)
-            else:
-                body, content_type = encode_body(
-                    _without_nulls(rendered), spec.body_format, spec.xml_root
-                )
-                headers.setdefault("Content-Type", content_type)
-        timeout = (op.timeout if op else None) or self.spec.source.timeouts.total
-        return HttpRequest(spec.method, self.root(spec) + path, params, headers, body, timeout)
+        template = RequestTemplate(
+            self.name,
+            op_name,
+            spec,
+            args=op.args if op is not None else {},
+            root=self.root(spec),
+            headers=self._headers,
+            header_fills=self._caller_headers,
+            accept=_accept(op) if op is not None else None,
+            timeout=(op.timeout if op else None) or self.spec.source.timeouts.total,
+        )
+        self._templates[op_name, id(spec)] = template
+        return template
 
     def root(self, spec: RequestSpec) -> str:
         """The API root `spec` is appended to: its own `base_url`, else the source's."""
@@ -270,28 +230,11 @@ class Requester:
     def _source_headers(self, scope: Mapping[str, Any]) -> CIMultiDict[str]:
         """`source.headers`: the fixed ones, and those reading caller headers rendered now."""
         headers: CIMultiDict[str] = CIMultiDict(self._headers)
-        for name, raw in self._caller_headers.items():
-            value = render_value(raw, scope)
-            if value not in (None, ""):
-                headers[name] = to_text(value)
+        for name, fill in self._caller_headers:
+            text = fill(scope)
+            if text is not None:
+                headers[name] = text
         return headers
-
-
-def _path_part(
-    placeholder: Placeholder, scope: Mapping[str, Any], args: Mapping[str, ArgSpec], join: str
-) -> str:
-    """One path placeholder, percent-encoded: an argument in its style (default `simple`)."""
-    value = placeholder.path.get(scope.get(placeholder.namespace))
-    name = placeholder_arg(placeholder)
-    arg = args.get(name) if name is not None else None
-    if name is None or arg is None:
-        return quote(to_text(value, join), safe="")
-    if arg.allow_reserved:  # a resource name: its `/` stays, no segment may climb or vanish
-        segments = to_text(value, join).split("/")
-        if any(s in ("", ".", "..") for s in segments):
-            return ""
-        return "/".join(quote(s, safe="") for s in segments)
-    return path_text(name, value, arg.style or "simple", arg.explode)
 
 
 ACCEPT = {"json": JSON_TYPE, "xml": XML_TYPE, "form": FORM_TYPE, "text": "text/plain"}
@@ -307,21 +250,3 @@ def _accept(op: Operation) -> str | None:
     if parse_type_ref(op.response.type).base == BINARY:
         return None
     return ACCEPT_DEFAULT
-
-
-def _absent(body: Any) -> bool:
-    """An optional body left out: it rendered to null, or it is a mapping whose every value
-    is absent (each optional argument it names was left out). A literal `{}` is sent."""
-    if body is None:
-        return True
-    return isinstance(body, dict) and bool(body) and all(_absent(v) for v in body.values())
-
-
-def _without_nulls(value: Any) -> Any:
-    """A rendered body without the keys whose template rendered to null (unset arguments),
-    as query parameters are left out: the upstream sees its own defaults."""
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value

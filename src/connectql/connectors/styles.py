@@ -57,6 +57,8 @@ def query_pairs(
 
 def path_text(name: str, value: Any, style: str = "simple", explode: bool | None = None) -> str:
     """One path parameter, percent-encoded: `blue,black`, `.blue.black`, `;color=blue`."""
+    if style == "simple" and not isinstance(value, (dict, list)):  # the common case: an id
+        return "" if value is None else _encode(_text(value))
     explode = explode_default(style) if explode is None else explode
     named = _encode(name)
     lead = {"simple": "", "label": ".", "matrix": ";"}[style]

@@ -37,6 +37,11 @@ def tracing() -> Iterator[list[TraceEntry]]:
         _TRACE.reset(token)
 
 
+def active() -> bool:
+    """Whether a trace is open in this task: only then is an entry worth building."""
+    return _TRACE.get() is not None
+
+
 def record(entry: TraceEntry) -> None:
     entries = _TRACE.get()
     if entries is not None:

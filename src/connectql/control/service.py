@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from connectql.connectors.connector import Connector, resolve_config
-from connectql.connectors.egress import EgressPolicy
+from connectql.connectors.egress import EgressPolicy, PolicyResolver
 from connectql.connectors.trace import TraceEntry, tracing
 from connectql.control.health import DOWN, STARTING, STOPPED, HealthMonitor
 from connectql.control.recent_errors import RecentErrors
@@ -488,25 +488,31 @@ class ControlPlane:
         self, name: str, operation: str, args: Mapping[str, Any] | None = None
     ) -> TestOutcome:
         """Call one operation once (the first page if paginated), with a request trace."""
-        connector = self.running(name)
-        if operation not in connector.spec.operations:
-            known = ", ".join(sorted(connector.spec.operations))
-            raise NotFound(f"connector {name!r} has no operation {operation!r} ({known})")
-        op = connector.spec.operations[operation]
-        with tracing() as trace:
-            try:
-                paginator = connector.paginator(operation)
-                if paginator is not None:
-                    size = getattr(op.pagination, "page_size", 30)
-                    page = await connector.fetch_page(
-                        operation, dict(args or {}), paginator.first(size), size
-                    )
-                    data: Any = page.records
-                else:
-                    data = await connector.execute(operation, dict(args or {}))
-            except ConnectorError as exc:
-                return TestOutcome(False, None, {**exc.extensions(), "message": exc.message}, trace)
-        return TestOutcome(True, data, None, trace)
+        return await _trial(self.running(name), operation, args)
+
+    async def test_draft(
+        self,
+        spec_text: str,
+        spec_format: str,
+        config: Mapping[str, Any],
+        operation: str,
+        args: Mapping[str, Any] | None = None,
+    ) -> TestOutcome:
+        """Call one operation of a spec that is not stored (the builder's draft) once, with
+        a trace: a throwaway connector under the egress policy, closed afterwards."""
+        spec = await self._parse_sent(spec_text, spec_format)
+        connector = Connector(
+            spec,
+            config,
+            clock=self.runtime.clock,
+            hooks=self.runtime.hooks,
+            resolver=PolicyResolver(self.egress),
+        )
+        try:
+            await self.egress.check_url(connector.base_url)
+            return await _trial(connector, operation, args)
+        finally:
+            await connector.stop()
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -583,6 +589,30 @@ class ControlPlane:
         """schema.changed is about this replica's schema: delivered here only."""
         if change.applied:
             self.bus.deliver_local(SCHEMA, {**asdict(change), "origin": self.bus.origin})
+
+
+async def _trial(
+    connector: Connector, operation: str, args: Mapping[str, Any] | None
+) -> TestOutcome:
+    """Call one operation once (the first page if paginated), with a request trace."""
+    if operation not in connector.spec.operations:
+        known = ", ".join(sorted(connector.spec.operations))
+        raise NotFound(f"connector {connector.name!r} has no operation {operation!r} ({known})")
+    op = connector.spec.operations[operation]
+    with tracing() as trace:
+        try:
+            paginator = connector.paginator(operation)
+            if paginator is not None:
+                size = getattr(op.pagination, "page_size", 30)
+                page = await connector.fetch_page(
+                    operation, dict(args or {}), paginator.first(size), size
+                )
+                data: Any = page.records
+            else:
+                data = await connector.execute(operation, dict(args or {}))
+        except ConnectorError as exc:
+            return TestOutcome(False, None, {**exc.extensions(), "message": exc.message}, trace)
+    return TestOutcome(True, data, None, trace)
 
 
 def _link(stored: StoredLink) -> Link:

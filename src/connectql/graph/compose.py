@@ -30,11 +30,13 @@ from strawberry.types.scalar import ScalarDefinition
 
 from connectql.connectors.connector import Connector
 from connectql.errors import SchemaBuildError
+from connectql.graph.caches import Documents
+from connectql.graph.execution import CompiledExecutor, CompiledPlans, attach_plans
 from connectql.graph.federation import DIRECTIVES, Subgraph
 from connectql.graph.joins import Joins
 from connectql.graph.roots import RootFields
 from connectql.graph.types import ConnectorTypes, GraphQLJSON, ResolverFactory
-from connectql.resolvers.errors import ShapingExecutor, log_errors
+from connectql.resolvers.errors import log_errors
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class _Schema(strawberry.Schema):
 class BuiltSchema:
     schema: strawberry.Schema
     build_ms: float
+    documents: Documents
+    """Its parsed and validated documents (and the limits they are checked with)."""
 
     @property
     def graphql_schema(self) -> GraphQLSchema:
@@ -97,17 +101,21 @@ def build_schema(
     types_cache: dict[int, ConnectorTypes] | None = None,
     federation: bool = False,
     joins: Joins | None = None,
+    documents: Documents | None = None,
 ) -> BuiltSchema:
     """One schema from the static `roots` and `connectors`, in name order, with `joins`;
-    with `federation`, also an Apollo Federation v2 subgraph (graph/federation.py)."""
+    with `federation`, also an Apollo Federation v2 subgraph (graph/federation.py).
+    `documents` (default: with default limits) is its document cache; its limits and cache
+    join `extensions` for strawberry's execution."""
     started = time.perf_counter()
+    documents = documents or Documents()
     static = _Schema(
         query=roots.query,
         mutation=roots.mutation,
         subscription=roots.subscription,
-        extensions=list(extensions),
+        extensions=[*extensions, *documents.extensions()],
         scalar_overrides=JSON_OVERRIDE,
-        execution_context_class=ShapingExecutor,
+        execution_context_class=CompiledExecutor,
     )
     base = static._schema
     roots_fields = RootFields(
@@ -156,6 +164,7 @@ def build_schema(
             extensions=base.extensions,
         )
         schema._strawberry_schema = static  # type: ignore[attr-defined]
+        attach_plans(schema, CompiledPlans())
         errors = validate_schema(schema)
     except (TypeError, ValueError, AssertionError) as exc:
         raise SchemaBuildError(f"the connectors do not form a valid schema: {exc}") from exc
@@ -164,7 +173,7 @@ def build_schema(
             "the connectors do not form a valid schema: " + "; ".join(e.message for e in errors)
         )
     static._schema = schema
-    return BuiltSchema(static, (time.perf_counter() - started) * 1000)
+    return BuiltSchema(static, (time.perf_counter() - started) * 1000, documents)
 
 
 def _subscription_type(

@@ -13,7 +13,7 @@ in every request and the validation cache keeps working.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -389,21 +389,36 @@ class QueryLimits(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        operation = _operation(document, context.operation_name) if document else None
-        if document and operation and operation.variable_definitions and not context.result:
-            errors = operation_cost(
-                context.schema._schema, operation, document, self.limits, context.variables or {}
+        if document is not None and not context.result:
+            errors = variables_cost(
+                context.schema._schema,
+                document,
+                context.operation_name,
+                self.limits,
+                context.variables or {},
             )
             if errors:
                 context.result = GraphQLExecutionResult(data=None, errors=errors)
         yield
 
 
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+def variables_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    limits: Limits,
+    variables: Mapping[str, Any],
+) -> list[GraphQLError]:
+    """The cost problem of the operation to run, when it has variables (their values may
+    decide list sizes): measured at execution, with the request's values."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next((o for o in operations if o.name and o.name.value == name), None)
+    if operation_name is None:
+        operation = operations[0] if len(operations) == 1 else None
+    else:
+        operation = next((o for o in operations if o.name and o.name.value == operation_name), None)
+    if operation is None or not operation.variable_definitions:
+        return []
+    return operation_cost(schema, operation, document, limits, variables)
 
 
 def limit_rules(limits: Limits) -> tuple[type[ASTValidationRule], ...]:
@@ -415,8 +430,3 @@ def limit_rules(limits: Limits) -> tuple[type[ASTValidationRule], ...]:
 
     QueryLimitRule.limits = limits
     return (QueryLimitRule, MaxIntrospectionDepthRule)
-
-
-def limit_extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
-    rules = limit_rules(limits)
-    return [lambda: QueryLimits(limits, rules)]

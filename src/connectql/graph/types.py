@@ -47,6 +47,16 @@ from connectql.errors import SchemaBuildError
 from connectql.graph.scalars import GraphQLLong, passthrough_scalar
 from connectql.resolvers.entities import Entity, EntityResolvers
 from connectql.resolvers.errors import bad_value
+from connectql.resolvers.files import file_args
+from connectql.resolvers.kinds import (
+    KIND,
+    Discriminated,
+    Linked,
+    Namespace,
+    Read,
+    Upstream,
+    tag,
+)
 from connectql.spec.exposure import hidden_only_types
 from connectql.spec.models import (
     ArgSpec,
@@ -390,31 +400,54 @@ class ConnectorTypes:
             lambda: [self._named_type(t) for t in spec.types],  # type: ignore[misc]
             resolve_type=resolve_type,
             description=spec.description,
+            extensions={KIND: Discriminated(resolve_type, discriminator, mapping)},
         )
 
     def _object_field(self, fname: str, f: FieldSpec) -> GraphQLField:
         if f.resolve is None:
             resolver = _path_resolver(f.from_) if f.from_ else _key_resolver(fname)
+            required = None
             if not self.spec.source.strict and parse_type_ref(f.type).non_null:
-                resolver = _required(resolver, self.connector.name, f.type)
-            return GraphQLField(
-                self.output(f.type),
-                resolve=resolver,
-                description=f.description,
-                deprecation_reason=f.deprecated,
+                required = (self.connector.name, f.type)
+                resolver = _required(resolver, *required)
+            read = (
+                Read(resolver, path=parse_path(f.from_), required=required)
+                if f.from_
+                else Read(resolver, key=fname, required=required)
+            )
+            return tag(
+                GraphQLField(
+                    self.output(f.type),
+                    resolve=resolver,
+                    description=f.description,
+                    deprecation_reason=f.deprecated,
+                ),
+                read,
             )
         target = self.spec.operations[f.resolve.operation]
         if target.is_paginated and not f.resolve.connection:
             return self._list_field(f.resolve.operation, target, f.resolve, f)
         if target.is_paginated:
             return self._connection_field(f.resolve.operation, target, f.resolve, f)
-        return GraphQLField(
-            fallible(self.output(f.type)),
-            args=self._arguments(f.args),
-            resolve=self._resolvers.link(self.connector, f.resolve),
-            description=f.description,
-            deprecation_reason=f.deprecated,
+        return self._linked(
+            GraphQLField(
+                fallible(self.output(f.type)),
+                args=self._arguments(f.args),
+                resolve=self._resolvers.link(self.connector, f.resolve),
+                description=f.description,
+                deprecation_reason=f.deprecated,
+            ),
+            f.resolve,
         )
+
+    def _linked(self, field: GraphQLField, link: Resolve) -> GraphQLField:
+        assert field.resolve is not None
+        return tag(field, Linked(field.resolve, self.connector, link))
+
+    @staticmethod
+    def _upstream(field: GraphQLField) -> GraphQLField:
+        assert field.resolve is not None
+        return tag(field, Upstream(field.resolve))
 
     def linked_field(self, link: Resolve, description: str | None = None) -> GraphQLField:
         """A field of another connector's type resolved by one of this connector's
@@ -423,10 +456,13 @@ class ConnectorTypes:
         if op.is_paginated:
             made = self._connection_field(link.operation, op, link)
         else:
-            made = GraphQLField(
-                fallible(self.output(op.response.type)),
-                resolve=self._resolvers.link(self.connector, link),
-                description=op.description,
+            made = self._linked(
+                GraphQLField(
+                    fallible(self.output(op.response.type)),
+                    resolve=self._resolvers.link(self.connector, link),
+                    description=op.description,
+                ),
+                link,
             )
         if description:
             made.description = description
@@ -482,12 +518,14 @@ class ConnectorTypes:
         args["first"] = GraphQLArgument(GraphQLInt, description="How many items to return.")
         args["after"] = GraphQLArgument(GraphQLString, description="Cursor to continue after.")
         args.update(self._arguments(f.args) if f else {})
-        return GraphQLField(
-            self.connection_type(parse_type_ref(op.response.type).base),
-            args=args,
-            resolve=self._resolvers.connection(self.connector, op_name, link),
-            description=(f.description if f else None) or op.description,
-            deprecation_reason=(f.deprecated if f else None) or op.deprecated,
+        return self._upstream(
+            GraphQLField(
+                self.connection_type(parse_type_ref(op.response.type).base),
+                args=args,
+                resolve=self._resolvers.connection(self.connector, op_name, link),
+                description=(f.description if f else None) or op.description,
+                deprecation_reason=(f.deprecated if f else None) or op.deprecated,
+            )
         )
 
     def _list_field(self, op_name: str, op: Operation, link: Resolve, f: FieldSpec) -> GraphQLField:
@@ -501,24 +539,28 @@ class ConnectorTypes:
             description=f"How many items to return (at most {max_items}).",
         )
         args.update(self._arguments(f.args))
-        return GraphQLField(
-            fallible(self.output(f.type)),
-            args=args,
-            resolve=self._resolvers.linked_list(self.connector, op_name, link),
-            description=f.description or op.description,
-            deprecation_reason=f.deprecated or op.deprecated,
+        return self._upstream(
+            GraphQLField(
+                fallible(self.output(f.type)),
+                args=args,
+                resolve=self._resolvers.linked_list(self.connector, op_name, link),
+                description=f.description or op.description,
+                deprecation_reason=f.deprecated or op.deprecated,
+            )
         )
 
     def _operation_field(self, op_name: str, op: Operation) -> GraphQLField:
         if op.is_paginated:
             return self._connection_field(op_name, op, None)
-        return GraphQLField(
+        made = GraphQLField(
             fallible(self.output(op.response.type)),
             args=self._args(op),
             resolve=self._resolvers.operation(self.connector, op_name),
             description=op.description,
             deprecation_reason=op.deprecated,
         )
+        # mutations and uploads call the upstream directly: no loader keeps their answers
+        return made if op.kind == "mutation" or file_args(op) else self._upstream(made)
 
     def _namespaces(self) -> tuple[GraphQLField, GraphQLField | None]:
         queries = self._exposed("query")
@@ -527,14 +569,16 @@ class ConnectorTypes:
         description = info.description or info.title or f"The {info.name} connector."
 
         def namespace(suffix: str, ops: Mapping[str, Operation]) -> GraphQLField:
-            resolve = self._resolvers.namespace(self.connector, mutation=suffix == "Mutation")
+            mutation = suffix == "Mutation"
+            resolve = self._resolvers.namespace(self.connector, mutation=mutation)
             obj = GraphQLObjectType(
                 f"{self.prefix}{suffix}",
                 lambda: {n: self._operation_field(n, op) for n, op in ops.items()},
                 description=description,
                 extensions=self._marks,
             )
-            return GraphQLField(GraphQLNonNull(obj), resolve=resolve, description=description)
+            made = GraphQLField(GraphQLNonNull(obj), resolve=resolve, description=description)
+            return made if mutation else tag(made, Namespace(resolve, self.connector))
 
         query = namespace("Query", queries) if queries else None
         mutation = namespace("Mutation", mutations) if mutations else None

@@ -44,7 +44,7 @@ def _request_error(error: Exception) -> str:
     return str(error)
 
 
-def _needs_rewrite(error: GraphQLError) -> bool:
+def needs_rewrite(error: GraphQLError) -> bool:
     """Masked, or given a code: raised by us or a bug, or graphql-core's own without one."""
     original = error.original_error
     if original is not None and not isinstance(original, GraphQLError):
@@ -71,26 +71,46 @@ def graphql_code(error: GraphQLError) -> str:
     return "BAD_USER_INPUT" if error.message.startswith("Argument '") else "INTERNAL"
 
 
+def safe_error(error: GraphQLError) -> GraphQLError:
+    """What a client sees of an error that `needs_rewrite`: a connector's or connectql's own
+    message and code, graphql-core's message with its code, or a masked INTERNAL."""
+    original = error.original_error
+    if isinstance(original, ConnectorError):
+        message, extensions = original.message, original.extensions()
+    elif isinstance(original, ConnectqlError):
+        message, extensions = str(original), {"code": original.code}
+    elif isinstance(original, REQUEST_ERRORS):
+        message, extensions = _request_error(original), {"code": "BAD_USER_INPUT"}
+    elif original is None or isinstance(original, GraphQLError):
+        message, extensions = error.message, {**(error.extensions or {})}
+        extensions["code"] = graphql_code(error)
+    else:
+        message, extensions = "Internal server error", {"code": "INTERNAL"}
+    return GraphQLError(
+        message, error.nodes, error.source, error.positions, error.path, None, extensions
+    )
+
+
+def safe_errors(errors: Iterable[GraphQLError]) -> list[GraphQLError]:
+    """A result's errors as clients see them (what `SafeErrors` does to strawberry's)."""
+    return [safe_error(e) if needs_rewrite(e) else e for e in errors]
+
+
 class SafeErrors(MaskErrors):
     def __init__(self) -> None:
-        super().__init__(should_mask_error=_needs_rewrite, error_message="Internal server error")
+        super().__init__(should_mask_error=needs_rewrite, error_message="Internal server error")
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, ConnectorError):
-            message, extensions = original.message, original.extensions()
-        elif isinstance(original, ConnectqlError):
-            message, extensions = str(original), {"code": original.code}
-        elif isinstance(original, REQUEST_ERRORS):
-            message, extensions = _request_error(original), {"code": "BAD_USER_INPUT"}
-        elif original is None or isinstance(original, GraphQLError):
-            message, extensions = error.message, {**(error.extensions or {})}
-            extensions["code"] = graphql_code(error)
-        else:
-            message, extensions = "Internal server error", {"code": "INTERNAL"}
-        return GraphQLError(
-            message, error.nodes, error.source, error.positions, error.path, None, extensions
-        )
+        return safe_error(error)
+
+
+_SAFE = SafeErrors()
+
+
+def client_view(error: GraphQLError) -> dict[str, Any]:
+    """`error` as a client receives it (after SafeErrors): message, locations, path and
+    extensions."""
+    return dict((_SAFE.anonymise_error(error) if _needs_rewrite(error) else error).formatted)
 
 
 class ShapingExecutor(StrawberryGraphQLCoreExecutionContext):

@@ -139,13 +139,10 @@ class ConnectorResolvers:
         return entity_resolvers(entities)
 
     def link(self, connector: Connector, link: Resolve) -> GraphQLFieldResolver:
-        compiled = _Link(connector, link)
+        compiled = LinkedArgs(connector, link)
 
         def resolve(parent: Any, info: Info, **given: Any) -> Any:
-            args = compiled.args_for(parent, given)
-            if args is None:
-                return compiled.nothing
-            return _now_or_later(request_loaders(info.context).get(connector, link.operation), args)
+            return compiled.value(request_loaders(info.context), parent, given)
 
         return resolve
 
@@ -176,6 +173,24 @@ class ConnectorResolvers:
                 raise _bad_input(
                     connector, op_name, f"first must be between 0 and {max_items}, got {wanted}"
                 )
+            loaders = request_loaders(info.context)
+            # once per place in the response: cursors are sealed with a fresh nonce each time
+            key = {
+                "connection": op_name,
+                "at": info.path.as_list(),
+                "args": args,
+                "first": wanted,
+                "after": after,
+            }
+            result = await loaders.once(connector, key, lambda: page(loaders, args, wanted, after))
+            if item_links:
+                nodes = result["nodes"]
+                await _prefetch(info, item_links, nodes, (("nodes",), ("edges", "node")))
+            return result
+
+        async def page(
+            loaders: Loaders, args: dict[str, Any], wanted: int, after: str | None
+        ) -> dict[str, Any]:
             scope = cursor_scope(connector.name, op_name, args)
             if after:
                 try:
@@ -188,24 +203,24 @@ class ConnectorResolvers:
             edges: list[dict[str, Any]] = []
             has_next = False
             while len(edges) < wanted:
-                page = await connector.fetch_page(
-                    op_name, args, state, wanted - len(edges) + skip, caller=_caller(info)
+                fetched = await loaders.fetch(
+                    connector.fetch_page(
+                        op_name, args, state, wanted - len(edges) + skip, caller=loaders.caller
+                    )
                 )
                 cursor = cursors.page(scope, state)
-                for index in range(skip, len(page.records)):
+                for index in range(skip, len(fetched.records)):
                     if len(edges) == wanted:
                         has_next = True
                         break
-                    edges.append({"cursor": cursor(index), "node": page.records[index]})
-                if has_next or page.next_state is None:
+                    edges.append({"cursor": cursor(index), "node": fetched.records[index]})
+                if has_next or fetched.next_state is None:
                     break
                 if len(edges) == wanted:
                     has_next = True
                     break
-                state, skip = page.next_state, 0
+                state, skip = fetched.next_state, 0
             nodes = [e["node"] for e in edges]
-            if item_links:
-                await _prefetch(info, item_links, nodes, (("nodes",), ("edges", "node")))
             return {
                 "edges": edges,
                 "nodes": nodes,
@@ -236,7 +251,15 @@ class ConnectorResolvers:
                     connector, op_name, f"first must be between 0 and {max_items}, got {wanted}"
                 )
             args = linked_args(connector, link, parent, given)
-            records = await connector.fetch_records(op_name, args, wanted, caller=_caller(info))
+            loaders = request_loaders(info.context)
+            key = {"records": op_name, "at": info.path.as_list(), "args": args, "first": wanted}
+            records: list[Any] = await loaders.once(
+                connector,
+                key,
+                lambda: loaders.fetch(
+                    connector.fetch_records(op_name, args, wanted, caller=loaders.caller)
+                ),
+            )
             if item_links:
                 await _prefetch(info, item_links, records, ((),))
             return records
@@ -257,7 +280,7 @@ def linked_args(
     return {**through, **linked}
 
 
-class _Link:
+class LinkedArgs:
     """A compiled `resolve`: the linked operation's arguments, rendered from a parent."""
 
     def __init__(self, connector: Connector, link: Resolve) -> None:
@@ -291,6 +314,13 @@ class _Link:
             return None
         return args
 
+    def value(self, loaders: Loaders, parent: Any, given: Mapping[str, Any] | None = None) -> Any:
+        """The linked value for `parent`: loaded already, or the loader's future."""
+        args = self.args_for(parent, given)
+        if args is None:
+            return self.nothing
+        return _now_or_later(loaders.get(self.connector, self.operation), args)
+
 
 def _compile(value: Any) -> Callable[[Mapping[str, Any]], Any]:
     """A renderer for one link argument; lone placeholders skip the template machinery."""
@@ -304,13 +334,13 @@ def _compile(value: Any) -> Callable[[Mapping[str, Any]], Any]:
     return lambda scope: render_value(value, scope)
 
 
-def _item_links(connector: Connector, response_type: str) -> dict[str, _Link]:
+def _item_links(connector: Connector, response_type: str) -> dict[str, LinkedArgs]:
     """The link fields of an operation's item type that resolve through a dataloader."""
     spec = connector.spec.types.get(parse_type_ref(response_type).base)
     if not isinstance(spec, ObjectType):
         return {}
     links = {
-        name: _Link(connector, f.resolve)
+        name: LinkedArgs(connector, f.resolve)
         for name, f in spec.fields.items()
         if f.resolve and not f.args  # a field's own arguments are known when it resolves
     }
@@ -334,7 +364,7 @@ def _now_or_later(loader: DataLoader[Any, Any], args: dict[str, Any]) -> Any:
 
 async def _prefetch(
     info: Info,
-    links: Mapping[str, _Link],
+    links: Mapping[str, LinkedArgs],
     records: list[Any],
     paths: tuple[tuple[str, ...], ...],
 ) -> None:

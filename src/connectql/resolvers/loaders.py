@@ -3,13 +3,16 @@
 One DataLoader per (connector, operation) and request. Keys are operation arguments; equal
 arguments are fetched once. Operations with `batch` send one multi-get per batch
 (`mode: request`) or bounded parallel single calls (`mode: fan_out`); others fan out too.
+A paginated field's answer is kept by its place in the response (`once`): running the
+operation again (the differential executor) asks no upstream again, while two fields with
+the same arguments still fetch their own lists.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import orjson
 from strawberry.dataloader import DataLoader
@@ -22,6 +25,7 @@ from connectql.spec.paths import parse_path
 DEFAULT_CONCURRENCY = 10
 
 Args = Mapping[str, Any]
+T = TypeVar("T")
 
 
 def args_key(args: Args) -> bytes:
@@ -34,7 +38,10 @@ class Loaders:
 
     def __init__(self, caller: Caller | None = None) -> None:
         self._loaders: dict[tuple[int, str], DataLoader[Args, Any]] = {}
+        self._fetches: dict[tuple[int, bytes], asyncio.Future[Any]] = {}
         self.caller = caller
+        self.fetches = 0
+        """How many loads (batches, pages, record lists) went to connectors so far."""
 
     def get(self, connector: Connector, op_name: str) -> DataLoader[Args, Any]:
         key = (id(connector), op_name)
@@ -46,6 +53,7 @@ class Loaders:
             )
 
             async def load(keys: list[Args]) -> Sequence[Any]:
+                self.fetches += 1
                 return await _load(connector, op_name, keys, self.caller)
 
             loader = DataLoader(load, max_batch_size=max_batch, cache_key_fn=args_key)
@@ -54,6 +62,22 @@ class Loaders:
 
     async def load(self, connector: Connector, op_name: str, args: Args) -> Any:
         return await self.get(connector, op_name).load(args)
+
+    async def once(self, connector: Connector, key: Args, make: Callable[[], Awaitable[T]]) -> T:
+        """`make()`'s answer or error, shared by every ask of `key` (JSON-able) for
+        `connector` in this request; one cancelled with its asker is made again by the next."""
+        slot = (id(connector), args_key(key))
+        future = self._fetches.get(slot)
+        if future is None or future.cancelled():
+            future = asyncio.ensure_future(make())
+            self._fetches[slot] = future
+        result: T = await future
+        return result
+
+    async def fetch(self, call: Awaitable[T]) -> T:
+        """Await `call`, a connector's fetch made for this request, counted in `fetches`."""
+        self.fetches += 1
+        return await call
 
 
 def request_loaders(context: Any) -> Loaders:

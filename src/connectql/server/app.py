@@ -13,7 +13,6 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route, WebSocketRoute
 
 from connectql.api import API_ROOTS
 from connectql.config import AppConfig, CorsSettings, TimeoutSettings
@@ -29,7 +28,7 @@ from connectql.resolvers.downloads import PATH_PREFIX as DOWNLOADS_PREFIX
 from connectql.runtime import Runtime
 from connectql.server import assets, console, rest, swagger
 from connectql.server.downloads import download_route
-from connectql.server.graphql_app import LiveGraphQL
+from connectql.server.graphql_app import GraphQLMount, LiveGraphQL
 from connectql.server.guard import Guard
 from connectql.server.prometheus import CONTENT_TYPE, metrics_registry, render
 from connectql.server.request_id import RequestIdMiddleware
@@ -96,6 +95,8 @@ def create_app(
     open_paths = {"/healthz", "/readyz"}
     for name in public:
         open_paths.update(PUBLIC_ENDPOINTS[name])
+    graphql = LiveGraphQL(plane, keys, graphiql=graphiql, ws_init_timeout=waits.ws_init)
+    app.add_middleware(GraphQLMount, graphql=graphql)  # the innermost: behind the guard
     # added before RequestIdMiddleware, so inside it: refusals carry the request id too
     app.add_middleware(
         Guard,
@@ -111,9 +112,6 @@ def create_app(
     app.state.control = plane
     app.state.access = keys
     app.state.keys = key_service
-    graphql = LiveGraphQL(plane, keys, graphiql=graphiql, ws_init_timeout=waits.ws_init)
-    app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
-    app.router.routes.append(WebSocketRoute("/graphql", graphql))
     app.router.routes.append(download_route(lambda: runtime.resolvers.files.downloads))
     app.router.routes.extend(console.routes())
     prometheus = metrics_registry(plane)

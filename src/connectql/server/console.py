@@ -21,10 +21,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from connectql.server import assets
+
 ASSETS = Path(__file__).parent / "console"
 PREFIX = "/console"
 PAGES = {"overview": "Overview", "connector": "Connector", "builder": "Builder"}
 """Page name (its script `console/<name>.js`) → title."""
+VENDORED = {"builder": [("js-yaml", "js-yaml.umd.min.js")]}
+"""Page name → the vendored scripts (package, file) it loads before its own."""
 
 
 @cache
@@ -39,6 +43,9 @@ def render(root_path: str, page: str, subject: str = "") -> str:
         "page": page,
         "title": escape(f"{PAGES[page]} {subject}".strip()),
         "subject": escape(subject),
+        "vendored": "\n    ".join(
+            assets.script(root_path, package, file) for package, file in VENDORED.get(page, [])
+        ),
     }
     html = _template()
     for name, value in values.items():

@@ -1,19 +1,20 @@
-"""/graphql: strawberry's ASGI view, pinned per request to the schema live when it starts.
+"""/graphql, pinned per request to the schema live when it starts.
 
-Each schema version gets its own strawberry `GraphQL` app; the dispatcher hands every new
-HTTP request or WebSocket connection to the app of the current version, so a swap never
-changes the schema under a request or subscription already running. Who may call is judged
-before, by `guard.Guard` (the role it leaves in the scope), or for a WebSocket by the key in
-its `connection_init` payload. A request that is not a GraphQL request is answered 400 with
-a message, never a 500. File uploads follow the GraphQL multipart request spec, behind the
-same CSRF rule as Apollo's (a header a cross-site form cannot send).
+Each schema version gets its own apps: `graphql_http.GraphQLHTTP` for JSON POSTs and GETs
+with a query, and strawberry's `GraphQL` view for the rest (file uploads, the GraphiQL page,
+WebSockets). The dispatcher hands every new HTTP request or WebSocket connection to the apps
+of the current version, so a swap never changes the schema under a request or subscription
+already running. Who may call is judged before, by `guard.Guard` (the role it leaves in the
+scope), or for a WebSocket by the key in its `connection_init` payload. A request that is not
+a GraphQL request is answered 400 with a message, never a 500. File uploads follow the
+GraphQL multipart request spec, behind the same CSRF rule as Apollo's (a header a cross-site
+form cannot send).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from json import JSONDecodeError
 from typing import Any
 
 import orjson
@@ -22,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -46,21 +47,23 @@ from connectql.graph.compose import BuiltSchema
 from connectql.graph.limits import Limits
 from connectql.resolvers.fields import RequestContext
 from connectql.server import graphiql as graphiql_page
-from connectql.server.guard import ROLE, is_page_load
+from connectql.server.graphql_http import (
+    HTTP_OPERATIONS,
+    NO_QUERY,
+    SUBSCRIPTIONS,
+    GraphQLHTTP,
+    RequestRefused,
+    decode_json,
+    forwards,
+    parse_json,
+    refusal,
+    request_context,
+    send_json,
+)
+from connectql.server.guard import GRAPHQL_PATH, ROLE, is_page_load, route_path
 
 log = logging.getLogger("connectql.server")
 
-HTTP_OPERATIONS = {
-    "GET": {OperationType.QUERY},
-    "POST": {OperationType.QUERY, OperationType.MUTATION},
-}
-"""strawberry allows subscriptions over POST too, then runs them as queries (an INTERNAL
-error): here they are served over the WebSocket only."""
-HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
-"""`extensions.code` of the view's refusals by status; any other is BAD_USER_INPUT."""
-NOT_A_REQUEST = (
-    'the body must be one JSON object: {"query": "…", "variables": {…}} (batches are not supported)'
-)
 PREFLIGHT_HEADERS = (
     "authorization",
     "x-api-key",
@@ -76,11 +79,6 @@ NO_PREFLIGHT = (
 MULTIPART_SHAPE = (
     'operations must be one JSON object, map like {"0": ["variables.file"]} (paths into variables)'
 )
-
-
-class _TooDeep(JSONDecodeError):
-    """JSON nested deeper than the limit; a JSONDecodeError, so a WebSocket message of it
-    closes the socket like any message that is not JSON."""
 
 
 class _CheckedTransportWS(BaseGraphQLTransportWSHandler[RequestContext, None]):
@@ -135,6 +133,7 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
             multipart_uploads_enabled=True,
         )
         self._connectors = dict(control.runtime.connectors)
+        self._forwards = forwards(self._connectors)
         self._control = control
         self._access = access
         self._built = built
@@ -149,10 +148,8 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
         try:
             response = await self.run(request)
         except HTTPException as exc:
-            log.info("request refused: %d at /graphql", exc.status_code)  # reasons may quote it
-            code = HTTP_CODES.get(exc.status_code, "BAD_USER_INPUT")
-            body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
-            response = Response(orjson.dumps(body), exc.status_code, media_type="application/json")
+            await send_json(send, *refusal(exc.status_code, exc.reason))
+            return
         finally:
             await request.close()  # the spooled files of a multipart request
         await response(scope, receive, send)
@@ -181,35 +178,15 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
         return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
-        """HTTP bodies, GET parameters and WebSocket messages (invalid UTF-8 is a
-        JSONDecodeError here, not a UnicodeDecodeError)."""
-        try:
-            value = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            if exc.msg.startswith("depth limit"):  # orjson stops at 1024 levels
-                raise _TooDeep("nested too deeply", "", 0) from None
-            raise
-        if _nesting_exceeds(value, self._limits.max_input_depth):
-            raise _TooDeep("nested too deeply", "", 0)
-        return value
+        """WebSocket messages, multipart fields and GET parameters (JSON bodies are served by
+        `GraphQLHTTP`)."""
+        return decode_json(data, self._limits.max_input_depth)
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
-            return self.decode_json(data)
-        except _TooDeep:
-            deep = f"the JSON nests lists and objects over {self._limits.max_input_depth} deep"
-            raise HTTPException(400, deep) from None
-        except JSONDecodeError:
-            raise HTTPException(400, "the request's JSON is not valid (or not UTF-8)") from None
-
-    async def parse_http_body(
-        self, request: AsyncHTTPRequestAdapter
-    ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        json_post = request.method == "POST" and "application/json" in (request.content_type or "")
-        # strawberry assumes an object (or a list, then refuses batching)
-        if json_post and not (await request.get_body()).lstrip().startswith(b"{"):
-            raise HTTPException(400, NOT_A_REQUEST)
-        return await super().parse_http_body(request)
+            return parse_json(data, self._limits.max_input_depth)
+        except RequestRefused as refused:
+            raise HTTPException(refused.status, refused.reason) from None
 
     async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any]:
         """A GraphQL multipart request (file uploads): only with a header a cross-site form
@@ -255,14 +232,14 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
             )
         except InvalidOperationTypeError as exc:
             if exc.operation_type is OperationType.SUBSCRIPTION:
-                reason = "subscriptions are served over a WebSocket (graphql-transport-ws)"
+                reason = SUBSCRIPTIONS
             else:
                 reason = exc.as_http_error_reason(method)
             raise HTTPException(400, reason) from None
         except CannotGetOperationTypeError as exc:
             raise HTTPException(400, exc.as_http_error_reason()) from None
         except MissingQueryError:
-            raise HTTPException(400, "No GraphQL query found in the request") from None
+            raise HTTPException(400, NO_QUERY) from None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -275,13 +252,8 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
                 role = self._access.role_for(key_from_headers(request.headers))
             except Forbidden:
                 role = None
-        return RequestContext(
-            request=request,
-            response=response,
-            connectors=self._connectors,
-            control=self._control,
-            role=role,
-            caller=Caller.of_request(request.headers, withheld=key_header(request.headers)),
+        return request_context(
+            request, self._connectors, self._control, role, forwarded=self._forwards
         )
 
     async def on_ws_connect(self, context: RequestContext) -> None:
@@ -305,6 +277,21 @@ class _PinnedGraphQL(GraphQL[RequestContext, None]):
             context.loaders.caller = context.caller
 
 
+class GraphQLMount:
+    """Serves /graphql ahead of the framework's router (its exception handlers, exit stack
+    and route matching do nothing for it); every other path goes on to `app`."""
+
+    def __init__(self, app: ASGIApp, graphql: LiveGraphQL) -> None:
+        self.app = app
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and route_path(scope) == GRAPHQL_PATH:
+            await self.graphql(scope, receive, send)  # a method but GET, HEAD, POST: 405
+        else:
+            await self.app(scope, receive, send)
+
+
 class LiveGraphQL:
     """ASGI app serving the runtime's current schema."""
 
@@ -320,12 +307,13 @@ class LiveGraphQL:
         self._access = access
         self._graphiql = graphiql
         self._ws_init_timeout = ws_init_timeout
-        self._app: tuple[BuiltSchema, _PinnedGraphQL] | None = None
+        self._apps: tuple[BuiltSchema, GraphQLHTTP, _PinnedGraphQL] | None = None
 
-    def current(self) -> _PinnedGraphQL:
+    def current(self) -> tuple[BuiltSchema, GraphQLHTTP, _PinnedGraphQL]:
+        """The apps of the schema version live now."""
         built = self._control.runtime.schema
-        if self._app is None or self._app[0] is not built:
-            pinned = _PinnedGraphQL(
+        if self._apps is None or self._apps[0] is not built:
+            view = _PinnedGraphQL(
                 built,
                 self._control,
                 self._access,
@@ -333,11 +321,12 @@ class LiveGraphQL:
                 self._control.runtime.limits,
                 self._ws_init_timeout,
             )
-            self._app = (built, pinned)
-        return self._app[1]
+            self._apps = (built, GraphQLHTTP(built, self._control, view), view)
+        return self._apps
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.current()(scope, receive, send)
+        _, http, view = self.current()
+        await (http if scope["type"] == "http" else view)(scope, receive, send)
 
 
 def _is_file_map(value: object) -> bool:
@@ -347,21 +336,3 @@ def _is_file_map(value: object) -> bool:
         and all(isinstance(p, str) and p.startswith("variables.") for p in paths)
         for paths in value.values()
     )
-
-
-def _nesting_exceeds(value: object, limit: int) -> bool:
-    """Whether lists and objects in `value` nest deeper than `limit` (without recursion:
-    graphql-core's coercion of variables recurses, so depth is checked before)."""
-    pending: list[tuple[object, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        pending.extend((child, depth + 1) for child in children)
-    return False

@@ -26,7 +26,7 @@ from typing import Any
 
 import h11
 import orjson
-from starlette.requests import HTTPConnection
+from starlette.datastructures import Headers, QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
@@ -80,9 +80,10 @@ class Guard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        path = _route_path(scope)
-        if not self._public(scope, path):
-            refusal = self._judge(scope, path)
+        path = route_path(scope)
+        headers = Headers(scope=scope)
+        if not self._public(scope, path, headers):
+            refusal = self._judge(scope, path, headers)
             if refusal is not None:
                 status, code, message = refusal
                 log.info("request refused: %d %s", status, message)
@@ -91,20 +92,19 @@ class Guard:
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
         else:
-            await self._read_bounded(scope, path, receive, send)
+            await self._read_bounded(scope, path, headers, receive, send)
 
-    def _public(self, scope: Scope, path: str) -> bool:
+    def _public(self, scope: Scope, path: str, headers: Headers) -> bool:
         if path in self.public_paths or path.startswith(self.public_prefixes):
             return True
-        if path != GRAPHQL_PATH or scope["type"] != "http":
+        if path != GRAPHQL_PATH or scope["type"] != "http" or scope["method"] != "GET":
             return False
-        request = HTTPConnection(scope)
-        return is_page_load(scope["method"], request.query_params, request.headers)
+        return is_page_load("GET", QueryParams(scope["query_string"]), headers)
 
-    def _judge(self, scope: Scope, path: str) -> tuple[int, str, str] | None:
+    def _judge(self, scope: Scope, path: str, headers: Headers) -> tuple[int, str, str] | None:
         """The refusal of a request that needs a role, or None (its role is then in scope)."""
         try:
-            role = self.access.role_for(key_from_headers(HTTPConnection(scope).headers))
+            role = self.access.role_for(key_from_headers(headers))
         except Forbidden as exc:
             return 401, "UNAUTHENTICATED", str(exc)
         if role is None and scope["type"] == "http":
@@ -115,8 +115,9 @@ class Guard:
         scope.setdefault("state", {})[ROLE] = role
         return None
 
-    async def _read_bounded(self, scope: Scope, path: str, receive: Receive, send: Send) -> None:
-        headers = HTTPConnection(scope).headers
+    async def _read_bounded(
+        self, scope: Scope, path: str, headers: Headers, receive: Receive, send: Send
+    ) -> None:
         declared = headers.get("content-length")
         uploads = path == GRAPHQL_PATH and headers.get("content-type", "").lower().startswith(
             "multipart/form-data"
@@ -185,7 +186,7 @@ def _too_large(limit: int) -> str:
     return f"the body is over the limit of {limit:,} bytes"
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path the router matches (without the root path a proxy mounts us under)."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")

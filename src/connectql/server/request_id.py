@@ -5,7 +5,7 @@ is a sane token, else a new one. It is on every log line written while serving (
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,7 +24,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = next((v for k, v in scope["headers"] if k == HEADER), b"")
-        request_id = given if _SANE.fullmatch(given) else uuid.uuid4().hex[:16].encode()
+        request_id = given if _SANE.fullmatch(given) else secrets.token_hex(8).encode()
         token = REQUEST_ID.set(request_id.decode())
 
         async def send_with_id(message: Message) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _KEY = re.compile(r"[^.\[\]{}\s]+")
@@ -28,6 +28,13 @@ class Path:
 
     text: str
     steps: tuple[str | int, ...]
+    key: str | None = field(init=False, repr=False, compare=False)
+    """The one key a path of a single key step selects (`id`), else None."""
+
+    def __post_init__(self) -> None:
+        steps = self.steps
+        one = len(steps) == 1 and isinstance(steps[0], str) and steps[0] != WILDCARD
+        object.__setattr__(self, "key", steps[0] if one else None)
 
     @property
     def has_wildcard(self) -> bool:
@@ -35,6 +42,8 @@ class Path:
 
     def get(self, data: Any) -> Any:
         """The value at this path in `data`, or None when any step is missing."""
+        if self.key is not None and isinstance(data, dict):  # most paths: one lookup
+            return data.get(self.key)
         return _walk(data, self.steps)
 
 

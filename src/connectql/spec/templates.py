@@ -4,6 +4,10 @@ A template is text with placeholders `{namespace.path}`; `{{` and `}}` are liter
 The path after the namespace uses the `from` path language. A template that is exactly one
 placeholder renders to the value itself (a number stays a number, a list stays a list);
 otherwise values are converted to text. Nothing is ever evaluated as code.
+
+A template is parsed once (`parse_template` caches) and rendered by a function compiled from
+its parts (`Template.render`); `compile_value` does the same for a nested value rendered on
+every call, such as a request body.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from connectql.spec.paths import Path, parse_path
@@ -21,6 +25,9 @@ NAMESPACES = frozenset({"args", "config", "parent", "keys", "key", "env", "reque
 `key` (one key) only in a batch's `each`.
 `request` (`{request.headers.NAME}`, a caller's header) only in a connector's source and
 request templates, for the names its `source.forward_headers` lists."""
+
+Renderer = Callable[[Mapping[str, Any]], Any]
+"""A compiled template: the rendered value for a scope (namespace → data)."""
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
@@ -33,6 +40,12 @@ class Placeholder:
     @property
     def text(self) -> str:
         return f"{{{self.namespace}{'.' + self.path.text if self.path.steps else ''}}}"
+
+    @cached_property
+    def get(self) -> Renderer:
+        """The value this placeholder names in a scope (None when any step is missing)."""
+        namespace, get = self.namespace, self.path.get
+        return lambda scope: get(scope.get(namespace))
 
 
 @dataclass(frozen=True)
@@ -48,21 +61,22 @@ class Template:
     def is_literal(self) -> bool:
         return not any(isinstance(p, Placeholder) for p in self.parts)
 
-    def render(
-        self,
-        scope: Mapping[str, Any],
-        encode: Callable[[Any], str] = lambda v: to_text(v),
-    ) -> Any:
-        """Fill the placeholders from `scope` (namespace → data).
+    @cached_property
+    def render(self) -> Renderer:
+        """Fill the placeholders from a scope (namespace → data): a lone placeholder gives its
+        raw value; in mixed text each value is converted by `to_text`."""
+        parts = self.parts
+        if len(parts) == 1 and isinstance(parts[0], Placeholder):
+            return parts[0].get
+        if self.is_literal:
+            text = "".join(p for p in parts if isinstance(p, str))
+            return lambda scope: text
+        pieces = tuple(p if isinstance(p, str) else p.get for p in parts)
 
-        A lone placeholder gives its raw value; in mixed text each value passes `encode`.
-        """
-        if len(self.parts) == 1 and isinstance(self.parts[0], Placeholder):
-            return _lookup(scope, self.parts[0])
-        out: list[str] = []
-        for part in self.parts:
-            out.append(part if isinstance(part, str) else encode(_lookup(scope, part)))
-        return "".join(out)
+        def mixed(scope: Mapping[str, Any]) -> str:
+            return "".join([p if isinstance(p, str) else to_text(p(scope)) for p in pieces])
+
+        return mixed
 
 
 @lru_cache(maxsize=8192)
@@ -112,7 +126,8 @@ def template_strings(value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
 
 
 def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
-    """Render every template string inside a nested value (dicts, lists, strings)."""
+    """Render every template string inside a nested value (dicts, lists, strings), once;
+    `compile_value` for a value rendered again and again."""
     if isinstance(value, str):
         return parse_template(value).render(scope) if "{" in value or "}" in value else value
     if isinstance(value, Mapping):
@@ -120,6 +135,26 @@ def render_value(value: Any, scope: Mapping[str, Any]) -> Any:
     if isinstance(value, list):
         return [render_value(v, scope) for v in value]
     return value
+
+
+def compile_value(value: Any) -> Renderer:
+    """`render_value` of `value` as a function of the scope, its templates parsed now."""
+    if isinstance(value, str):
+        if "{" in value or "}" in value:
+            return parse_template(value).render
+        return lambda scope: value
+    if isinstance(value, Mapping):
+        items = tuple((k, compile_value(v)) for k, v in value.items())
+        return lambda scope: {k: render(scope) for k, render in items}
+    if isinstance(value, list):
+        renders = tuple(compile_value(v) for v in value)
+        return lambda scope: [render(scope) for render in renders]
+    return lambda scope: value
+
+
+def is_literal_value(value: Any) -> bool:
+    """Whether a nested value holds no placeholder: it renders the same in every scope."""
+    return all(parse_template(text).is_literal for _, text in template_strings(value))
 
 
 def placeholder_arg(placeholder: Placeholder | None) -> str | None:
@@ -138,16 +173,12 @@ def lone_placeholder(value: Any) -> Placeholder | None:
     return parts[0] if len(parts) == 1 and isinstance(parts[0], Placeholder) else None
 
 
-def _lookup(scope: Mapping[str, Any], placeholder: Placeholder) -> Any:
-    return placeholder.path.get(scope.get(placeholder.namespace))
-
-
 def to_text(value: Any, join: str = ",") -> str:
     """A rendered value as text: booleans lower-case, lists joined, None empty."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return join.join(to_text(v, join) for v in value)
+        return join.join([v if isinstance(v, str) else to_text(v, join) for v in value])
     if value is None:
         return ""
     return str(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 BUILTIN_SCALARS = frozenset({"String", "Int", "Long", "Float", "Boolean", "ID", "JSON"})
 """`Long`: a 64-bit signed integer (connectql.graph.scalars says how it is written)."""
@@ -42,8 +43,10 @@ class TypeRef:
         return inner + ("!" if self.non_null else "")
 
 
+@lru_cache(maxsize=4096)
 def parse_type_ref(text: str) -> TypeRef:
-    """Parse `text`; raise ValueError with a readable reason if it is not a type reference."""
+    """Parse `text`; raise ValueError with a readable reason if it is not a type reference.
+    Cached: the runtime reads an operation's result type on every call."""
     ref, rest = _parse(text.strip(), text)
     if rest:
         raise ValueError(f"unexpected {rest!r} in type {text!r}")

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from multidict import CIMultiDictProxy, MultiMapping
+from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -47,6 +47,8 @@ class Fault:
     delay: wait this long first (then run the handler unless `status` is set).
     reset: close the connection without an answer.
     malformed: run the handler, then send a broken body with its content type.
+    rewrite: run the handler, then send its JSON body changed by this function (a missing
+    field, a value of the wrong type, a null item: the upstream breaking its own contract).
     """
 
     status: int | None = None
@@ -55,6 +57,7 @@ class Fault:
     delay: float = 0.0
     reset: bool = False
     malformed: bool = False
+    rewrite: Callable[[Any], Any] | None = None
     match: Callable[[web.Request], bool] | None = None
 
 
@@ -162,4 +165,14 @@ class FakeUpstream:
             broken = web.Response(status=response.status, body=b'{"truncated": [1, 2,')
             broken.content_type = response.content_type
             return broken
+        if (
+            fault.rewrite is not None
+            and isinstance(response, web.Response)
+            and response.content_type == "application/json"
+            and isinstance(response.body, bytes)
+        ):
+            changed = fault.rewrite(orjson.loads(response.body))
+            headers = CIMultiDict(response.headers)
+            headers.popall("Content-Length", None)
+            return web.Response(status=response.status, body=orjson.dumps(changed), headers=headers)
         return response
