@@ -104,13 +104,10 @@ class SafeErrors(MaskErrors):
         return safe_error(error)
 
 
-_SAFE = SafeErrors()
-
-
 def client_view(error: GraphQLError) -> dict[str, Any]:
     """`error` as a client receives it (after SafeErrors): message, locations, path and
     extensions."""
-    return dict((_SAFE.anonymise_error(error) if _needs_rewrite(error) else error).formatted)
+    return dict((safe_error(error) if needs_rewrite(error) else error).formatted)
 
 
 class ShapingExecutor(StrawberryGraphQLCoreExecutionContext):
