@@ -66,6 +66,8 @@ async def _connector(page: Page, served: ConsoleServer, out: Path) -> None:
 
 async def _builder(page: Page, served: ConsoleServer, out: Path) -> None:
     await page.goto(f"{served.url}/console/builder")
+    await page.get_by_role("button", name="Use template").click()  # forms and YAML filled
+    await page.wait_for_function("document.querySelector('.yaml-editor textarea').value")
     await page.wait_for_load_state("networkidle")
     await asyncio.sleep(1)
     await page.screenshot(path=out / "console-builder.png")
