@@ -19,9 +19,11 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from connectql.connectors.connector import Connector
+from connectql.connectors.metrics import LATENCY_BUCKETS_MS
 from connectql.errors import ControlError, Forbidden, SpecErrors
 from connectql.errors import LinkInvalid as LinkInvalidError
 from connectql.graph.joins import Link
+from connectql.spec.models import ConnectorSpec
 
 if TYPE_CHECKING:
     from connectql.control.service import Change, ControlPlane, TestOutcome
@@ -112,12 +114,22 @@ class ErrorCount:
     count: int
 
 
+@strawberry.type(description="Requests that took at most `le` ms, more than the bucket before.")
+class LatencyBucket:
+    le: float | None = strawberry.field(description="The upper bound; null: no bound.")
+    count: int
+
+
 @strawberry.type(description="Latency of upstream requests in milliseconds (bucket bounds).")
 class Latency:
     count: int
     p50: float | None
     p95: float | None
     p99: float | None
+    buckets: list[LatencyBucket] = strawberry.field(
+        description="The histogram, counts since start: the difference of two readings gives "
+        "the quantiles of the time between them."
+    )
 
 
 @strawberry.type(description="A connector's counters since it started on this replica.")
@@ -139,6 +151,51 @@ class SpecVersion:
     version: int
     format: SpecFormat
     created_at: str
+    _text: strawberry.Private[str]
+
+    @strawberry.field(
+        description="This version's spec text. Admin only: it may hold literal credentials."
+    )
+    def spec(self, info: Ctx) -> str:
+        _admin(info)
+        return self._text
+
+
+@strawberry.type(description="A call of the connector that failed.")
+class FailedCall:
+    operation: str
+    code: str
+    message: str
+    at: str = strawberry.field(description="ISO 8601 time of the failure.")
+
+
+@strawberry.type(description="An operation of a connector and where the graph serves it.")
+class OperationView:
+    name: str
+    kind: str = strawberry.field(description="`query`, `mutation` or `subscription`.")
+    field: str | None = strawberry.field(
+        description="Its GraphQL field, e.g. `query { bookstore { book } }`; null when the "
+        "operation is not exposed (it serves links only)."
+    )
+    description: str | None
+
+
+def _operation_views(spec: ConnectorSpec) -> list[OperationView]:
+    """The root fields graph/types.py gives each operation: under the namespace field, or
+    (`connector.namespace: false`) at the root; subscriptions at the root as `name_op`."""
+    name, namespaced = spec.connector.name, spec.connector.namespace
+    views = []
+    for op_name, op in sorted(spec.operations.items()):
+        field = None
+        if op.expose and op.kind == "subscription":
+            field = f"subscription {{ {f'{name}_{op_name}' if namespaced else op_name} }}"
+        elif op.expose:
+            inner = f"{name} {{ {op_name} }}" if namespaced else op_name
+            field = f"{op.kind} {{ {inner} }}"
+        views.append(
+            OperationView(name=op_name, kind=op.kind, field=field, description=op.description)
+        )
+    return views
 
 
 @strawberry.type(description="A connector served (or stored) by this server.")
@@ -155,6 +212,11 @@ class ConnectorStatus:
     )
     _connector: strawberry.Private[Connector | None]
     _name: strawberry.Private[str]
+    _spec: strawberry.Private[ConnectorSpec | None]
+
+    @strawberry.field(description="Its operations with their GraphQL fields.")
+    def operation_fields(self) -> list[OperationView]:
+        return _operation_views(self._spec) if self._spec else []
 
     @strawberry.field(description="Health as judged on this replica.")
     def health(self, info: Ctx) -> Health | None:
@@ -194,9 +256,16 @@ class ConnectorStatus:
                 version=v.version,
                 format=SpecFormat(v.spec_format),
                 created_at=v.created_at.isoformat(),
+                _text=v.spec_text,
             )
             for v in await control.registry.versions(self._name)
         ]
+
+    @strawberry.field(description="Its latest failed calls on this replica, newest first.")
+    def last_errors(self, info: Ctx) -> list[FailedCall]:
+        control = info.context.control
+        failed = control.recent_errors.of(self._name) if control else []
+        return [FailedCall(**asdict(call)) for call in failed]
 
     @strawberry.field(description="Config values, secrets masked. Admin only.")
     def config(self, info: Ctx) -> JSON | None:
@@ -228,6 +297,10 @@ def _metrics(connector: Connector) -> Metrics:
             p50=latency.quantile(0.5),
             p95=latency.quantile(0.95),
             p99=latency.quantile(0.99),
+            buckets=[
+                LatencyBucket(le=bound, count=count)
+                for bound, count in zip((*LATENCY_BUCKETS_MS, None), latency.counts, strict=True)
+            ],
         ),
     )
 
@@ -258,6 +331,7 @@ def _status(info: Ctx, name: str) -> ConnectorStatus | None:
         registry_version=stored.version if stored else None,
         _connector=connector,
         _name=name,
+        _spec=spec,
     )
 
 
@@ -668,19 +742,25 @@ MIN_INTERVAL_MS = 100
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="The connector's health now, then on every change.")
-    async def connector_health(self, info: Ctx, name: str) -> AsyncGenerator[Health, None]:
+    @strawberry.subscription(
+        description="The connector's health now, then on every change; without a name, "
+        "every connector's."
+    )
+    async def connector_health(
+        self, info: Ctx, name: str | None = None
+    ) -> AsyncGenerator[Health, None]:
         control = _control(info)
-        control.require(name)  # an unknown name would otherwise wait forever in silence
+        if name is not None:
+            control.require(name)  # an unknown name would otherwise wait forever in silence
         from connectql.events import HEALTH
 
         async with control.bus.subscribe(HEALTH) as events:
-            current = control.health.current.get(name)
-            if current is not None:
-                yield _health(asdict(current))
+            for current in list(control.health.current.values()):
+                if name is None or current.connector == name:
+                    yield _health(asdict(current))
             while True:
                 event = await events.get()
-                if event.get("connector") == name:
+                if name is None or event.get("connector") == name:
                     yield _health(event)
 
     @strawberry.subscription(description="The connector's metrics every intervalMs.")
@@ -691,6 +771,20 @@ class Subscription:
         interval = max(MIN_INTERVAL_MS, interval_ms) / 1000
         while True:
             yield _metrics(control.running(name))
+            await asyncio.sleep(interval)
+
+    @strawberry.subscription(
+        description="Every running connector's metrics every intervalMs, in one list (one "
+        "subscription for a page showing them all)."
+    )
+    async def connectors_metrics(
+        self, info: Ctx, interval_ms: int = 1000
+    ) -> AsyncGenerator[list[Metrics], None]:
+        control = _control(info)
+        interval = max(MIN_INTERVAL_MS, interval_ms) / 1000
+        while True:
+            live = control.runtime.connectors
+            yield [_metrics(live[name]) for name in sorted(live)]
             await asyncio.sleep(interval)
 
     @strawberry.subscription(description="Every change of this replica's live schema.")

@@ -22,6 +22,7 @@ from connectql.connectors.connector import Connector, resolve_config
 from connectql.connectors.egress import EgressPolicy, PolicyResolver
 from connectql.connectors.trace import TraceEntry, tracing
 from connectql.control.health import DOWN, STARTING, STOPPED, HealthMonitor
+from connectql.control.recent_errors import RecentErrors
 from connectql.control.usage import UsageCounter
 from connectql.errors import (
     ConfigError,
@@ -84,6 +85,7 @@ class ControlPlane:
         self.bus = bus or LocalBus()
         self.health = HealthMonitor(self.bus)
         self.usage = UsageCounter()
+        self.recent_errors = RecentErrors()
         self.static: dict[str, ConnectorSpec] = {}
         """Connectors from connectql.yaml (or added in code): served, not managed here."""
         self._static_config: dict[str, Mapping[str, Any]] = {}
@@ -577,6 +579,7 @@ class ControlPlane:
         for connector in self.runtime.connectors.values():
             self.health.watch(connector)
             self.usage.watch(connector)
+            self.recent_errors.watch(connector)
 
     async def _announce(self, change: Change) -> None:
         self._announce_local(change)
