@@ -283,5 +283,8 @@ class Supervisor:
         self._stop.set()
         for process in self._processes.values():
             if process.returncode is None:
+                # os.kill, not process.send_signal: Popen polls first, and would reap a worker
+                # that just exited under asyncio's child watcher, which then reports exit
+                # code 255 instead of the worker's. An unreaped worker's pid is not reused.
                 with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(sig)
+                    os.kill(process.pid, sig)
