@@ -35,7 +35,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +51,8 @@ from typing import Any
 import aiohttp
 import httptools
 from aiohttp import web
+
+from local_servers import free_port
 
 API_KEY = "bench-key-0123456789"
 UPSTREAM_KEY = {"X-Api-Key": API_KEY}
@@ -94,12 +95,6 @@ SCENARIOS = (
         scales="nested-50",
     ),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the upstream and the baseline (each runs in its own process) ------------------------

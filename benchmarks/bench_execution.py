@@ -21,49 +21,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import socket
-import subprocess
-import sys
 import time
 from typing import Any
 
-import aiohttp
 from graphql import execute, parse
+
+from local_servers import bookstore, wait_up
 
 API_KEY = "bench-key-0123456789"
 QUERIES = {
     "one-call": '{ bookstore { book(id: "7") { id title genre year } } }',
     "nested-50": "{ bookstore { books(first: 50) { nodes { id title author { id name } } } } }",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve_upstream(port: int) -> None:
-    from aiohttp import web
-
-    from connectql.demo.upstream import create_bookstore_app
-
-    web.run_app(
-        create_bookstore_app(API_KEY), host="127.0.0.1", port=port, access_log=None, print=None
-    )
-
-
-async def wait_up(url: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(400):
-            try:
-                async with http.get(url) as resp:
-                    if resp.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 MODES = ("reference", "compiled")
@@ -135,20 +104,10 @@ async def measure(upstream: str, runs: int) -> list[tuple[str, str, str, float]]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=2000)
-    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_upstream:
-        serve_upstream(args.serve_upstream)
-        return
-    port = free_port()
-    child = subprocess.Popen([sys.executable, __file__, "--serve-upstream", str(port)])
-    try:
-        upstream = f"http://127.0.0.1:{port}"
+    with bookstore(API_KEY) as upstream:
         asyncio.run(wait_up(f"{upstream}/books/1"))
         rows = asyncio.run(measure(upstream, args.runs))
-    finally:
-        child.terminate()
-        child.wait(timeout=10)
     by_key: dict[tuple[str, str], dict[str, Any]] = {}
     for name, how, mode, seconds in rows:
         by_key.setdefault((name, how), {})[mode] = seconds

@@ -20,36 +20,19 @@ import asyncio
 import cProfile
 import json
 import pstats
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
+from local_servers import bookstore, wait_up
 
 API_KEY = "bench-key-0123456789"
 TRIVIAL = "{ schemaVersion }"
 ONE_CALL = '{ bookstore { book(id: "7") { id title genre year } } }'
 NESTED_50 = "{ bookstore { books(first: 50) { nodes { id title author { id name } } } } }"
-UPSTREAM = """
-import sys
-from aiohttp import web
-from connectql.demo.upstream import create_bookstore_app
-web.run_app(create_bookstore_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]),
-            access_log=None, print=None)
-"""
-
 Call = Callable[[], Awaitable[bytes]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def asgi_call(app: Any, method: str, query: str) -> Call:
@@ -151,18 +134,9 @@ async def bench(
     from connectql.server.app import create_app
     from connectql.spec.loader import load_spec
 
-    port = free_port()
-    upstream = subprocess.Popen([sys.executable, "-c", UPSTREAM, API_KEY, str(port)])
     results: dict[str, Any] = {}
-    try:
-        base = f"http://127.0.0.1:{port}"
-        async with aiohttp.ClientSession() as http:
-            for _ in range(400):
-                try:
-                    async with http.get(f"{base}/books/1", headers={"X-Api-Key": API_KEY}):
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.05)
+    with bookstore(API_KEY) as base:
+        await wait_up(f"{base}/books/1", headers={"X-Api-Key": API_KEY})
         runtime = Runtime()
         runtime.add(load_spec(BOOKSTORE_SPEC), {"base_url": base, "api_key": API_KEY})
         app = create_app(runtime)
@@ -188,12 +162,6 @@ async def bench(
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
         finally:
             await stop()
-    finally:
-        upstream.send_signal(signal.SIGINT)
-        try:
-            upstream.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            upstream.kill()
     return results
 
 

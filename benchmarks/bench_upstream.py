@@ -29,10 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import subprocess
-import sys
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -40,39 +37,13 @@ from typing import Any
 import aiohttp
 import orjson
 
+from local_servers import bookstore, wait_up
+
 API_KEY = "bench-key-0123456789"
 KEYS = [str(i) for i in range(1, 41)]
 CASES = ["bare-one", "connectql-one", "bare-batch", "connectql-batch"]
 
 Call = Callable[[], Awaitable[Any]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve_upstream(port: int) -> None:
-    from aiohttp import web
-
-    from connectql.demo.upstream import create_bookstore_app
-
-    web.run_app(
-        create_bookstore_app(API_KEY), host="127.0.0.1", port=port, access_log=None, print=None
-    )
-
-
-async def wait_up(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(400):
-        try:
-            async with session.get(url) as resp:
-                if resp.status < 500:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 async def cpu_per_call(call: Call, calls: int, concurrency: int) -> float:
@@ -126,18 +97,15 @@ async def bench(calls: int, concurrency: int, rounds: int, names: list[str], mod
     from connectql.demo.runner import BOOKSTORE_SPEC
     from connectql.spec.loader import load_spec
 
-    port = free_port()
-    upstream = f"http://127.0.0.1:{port}"
-    child = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--serve-upstream", str(port)]
-    )
+    stack = contextlib.ExitStack()
+    upstream = stack.enter_context(bookstore(API_KEY))
     connector = Connector(load_spec(BOOKSTORE_SPEC), {"base_url": upstream, "api_key": API_KEY})
     levels = {"both": [1, concurrency], "sequential": [1], "concurrent": [concurrency]}[mode]
     best: dict[tuple[str, int], float] = {}
     own: dict[str, float] = {}
     try:
         async with aiohttp.ClientSession() as session:
-            await wait_up(session, f"{upstream}/books/1")
+            await wait_up(f"{upstream}/books/1")
             table = {
                 name: call
                 for name, call in cases(session, upstream, connector).items()
@@ -154,8 +122,7 @@ async def bench(calls: int, concurrency: int, rounds: int, names: list[str], mod
             own = await own_cpu(table, calls, rounds)
     finally:
         await connector.stop()
-        child.terminate()
-        child.wait(timeout=10)
+        stack.close()
     print(f"CPU µs per call (best of {rounds} rounds of {calls} calls)")
     print(f"{'case':<18}" + "".join(f"{'c=' + str(c):>10}" for c in levels) + "  connectql/bare")
     for name in table:
@@ -198,9 +165,6 @@ async def own_cpu(table: dict[str, Call], calls: int, rounds: int) -> dict[str, 
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve-upstream":
-        serve_upstream(int(sys.argv[2]))
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)

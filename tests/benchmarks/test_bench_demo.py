@@ -66,7 +66,8 @@ def test_every_scenario_runs_with_the_expected_upstream_calls(tmp_path: Path) ->
         assert (profiles / f"{scenario}.speedscope.json").stat().st_size > 0
 
 
-def _bench_module() -> ModuleType:
+def _bench_module(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCH.parent))  # as when run: its folder is on the path
     spec = importlib.util.spec_from_file_location("bench_demo", BENCH)
     assert spec is not None
     assert spec.loader is not None
@@ -76,9 +77,9 @@ def _bench_module() -> ModuleType:
     return module
 
 
-def test_cpu_time_counts_the_whole_process_tree() -> None:
+def test_cpu_time_counts_the_whole_process_tree(monkeypatch: pytest.MonkeyPatch) -> None:
     """A parent that only waits, its child busy: the child's CPU time is the tree's."""
-    bench = _bench_module()
+    bench = _bench_module(monkeypatch)
     busy_child = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'while 1: pass'])"
     parent = subprocess.Popen([sys.executable, "-c", busy_child], start_new_session=True)
     try:

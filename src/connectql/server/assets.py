@@ -57,10 +57,14 @@ def stylesheet(root_path: str, package: str, file: str) -> str:
 
 
 class StaticAssets(StaticFiles):
-    """The vendored files, cached for good: a new version is a new folder, so a new URL."""
+    """Files of the package with a Cache-Control: by default the vendored ones, cached for
+    good (a new version is a new folder, so a new URL)."""
 
-    def __init__(self) -> None:
-        super().__init__(directory=STATIC)
+    def __init__(
+        self, directory: Path = STATIC, cache_control: str = "public, max-age=31536000, immutable"
+    ) -> None:
+        super().__init__(directory=directory)
+        self.cache_control = cache_control
 
     def file_response(
         self,
@@ -70,5 +74,5 @@ class StaticAssets(StaticFiles):
         status_code: int = 200,
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        response.headers["Cache-Control"] = self.cache_control
         return response

@@ -10,16 +10,13 @@ console works offline and no request leaves the server's origin.
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from html import escape
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
 
 from connectql.server import assets
 
@@ -53,22 +50,6 @@ def render(root_path: str, page: str, subject: str = "") -> str:
     return html
 
 
-class _Assets(StaticFiles):
-    """The console's scripts and styles: revalidated on each load (they change with the
-    package, under the same URL)."""
-
-    def file_response(
-        self,
-        full_path: str | os.PathLike[str],
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers["Cache-Control"] = "no-cache"
-        return response
-
-
 async def _overview(request: Request) -> HTMLResponse:
     return HTMLResponse(render(request.scope.get("root_path", ""), "overview"))
 
@@ -88,5 +69,6 @@ def routes() -> list[Route | Mount]:
         Route(PREFIX + "/", _overview, methods=["GET"]),
         Route(PREFIX + "/connectors/{name}", _connector, methods=["GET"]),
         Route(PREFIX + "/builder", _builder, methods=["GET"]),
-        Mount(PREFIX + "/assets", _Assets(directory=ASSETS), name="console-assets"),
+        # revalidated on each load: they change with the package, under the same URL
+        Mount(PREFIX + "/assets", assets.StaticAssets(ASSETS, "no-cache"), name="console-assets"),
     ]
