@@ -20,7 +20,7 @@ import binascii
 import hashlib
 import hmac
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -84,23 +84,42 @@ class Cursors:
         return value, position
 
 
-class Edge(dict[str, Any]):
-    """A Relay edge, `{"node": …, "cursor": …}`, whose cursor is sealed when first read:
-    most queries select `nodes` or `node` alone, and sealing a cursor (AES-GCM, a fresh
-    nonce) was the largest cost of building a page."""
+class Edges(Sequence[dict[str, Any]]):
+    """A page's Relay edges, `{"cursor": …, "node": …}`, made when first read: most queries
+    select `nodes` alone, and sealing a cursor (AES-GCM, a fresh nonce) was the largest cost
+    of building a page. The first and last edges carry the page info's start and end cursors.
+    """
 
-    __slots__ = ("_index", "_seal")
+    __slots__ = ("_made", "_picked", "end", "start")
 
-    def __init__(self, node: Any, seal: Callable[[int], str], index: int) -> None:
-        super().__init__(node=node)
-        self._seal = seal
-        self._index = index
+    def __init__(self, picked: list[tuple[Any, Callable[[int], str], int]]) -> None:
+        """`picked`: (record, its page's cursor maker, its index in that page), in order."""
+        self._picked = picked
+        self._made: list[dict[str, Any]] | None = None
+        self.start = self._seal(0) if picked else None
+        self.end = self._seal(len(picked) - 1) if len(picked) > 1 else self.start
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key == "cursor" else super().get(key, default)
+    def _seal(self, position: int) -> str:
+        _, cursor, index = self._picked[position]
+        return cursor(index)
 
-    def __missing__(self, key: str) -> str:
-        if key != "cursor":
-            raise KeyError(key)
-        cursor = self["cursor"] = self._seal(self._index)
-        return cursor
+    def _edges(self) -> list[dict[str, Any]]:
+        if self._made is None:
+            last = len(self._picked) - 1
+            self._made = [
+                {
+                    "cursor": self.start if i == 0 else self.end if i == last else self._seal(i),
+                    "node": record,
+                }
+                for i, (record, _, _) in enumerate(self._picked)
+            ]
+        return self._made
+
+    def __len__(self) -> int:
+        return len(self._picked)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._edges()[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._edges())

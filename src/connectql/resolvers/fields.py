@@ -22,7 +22,7 @@ from connectql.connectors.callers import Caller
 from connectql.connectors.connector import Connector
 from connectql.connectors.record_selector import compiled_path
 from connectql.errors import ConnectorError, Forbidden
-from connectql.resolvers.cursors import Cursors, Edge, cursor_scope
+from connectql.resolvers.cursors import Cursors, Edges, cursor_scope
 from connectql.resolvers.entities import Entity, EntityResolvers, entity_resolvers
 from connectql.resolvers.files import Files, file_args
 from connectql.resolvers.loaders import Loaders, request_loaders
@@ -200,35 +200,36 @@ class ConnectorResolvers:
                 skip += 1
             else:
                 state, skip = paginator.first(wanted), 0
-            edges: list[Edge] = []
+            # (record, its page's cursor maker, its index in that page)
+            picked: list[tuple[Any, Callable[[int], str], int]] = []
             has_next = False
-            while len(edges) < wanted:
+            while len(picked) < wanted:
                 fetched = await loaders.fetch(
                     connector.fetch_page(
-                        op_name, args, state, wanted - len(edges) + skip, caller=loaders.caller
+                        op_name, args, state, wanted - len(picked) + skip, caller=loaders.caller
                     )
                 )
                 cursor = cursors.page(scope, state)
                 for index in range(skip, len(fetched.records)):
-                    if len(edges) == wanted:
+                    if len(picked) == wanted:
                         has_next = True
                         break
-                    edges.append(Edge(fetched.records[index], cursor, index))
+                    picked.append((fetched.records[index], cursor, index))
                 if has_next or fetched.next_state is None:
                     break
-                if len(edges) == wanted:
+                if len(picked) == wanted:
                     has_next = True
                     break
                 state, skip = fetched.next_state, 0
-            nodes = [e["node"] for e in edges]
+            edges = Edges(picked)
             return {
                 "edges": edges,
-                "nodes": nodes,
+                "nodes": [record for record, _, _ in picked],
                 "pageInfo": {
                     "hasNextPage": has_next,
                     "hasPreviousPage": bool(after),
-                    "startCursor": edges[0]["cursor"] if edges else None,
-                    "endCursor": edges[-1]["cursor"] if edges else None,
+                    "startCursor": edges.start,
+                    "endCursor": edges.end,
                 },
             }
 
@@ -300,6 +301,9 @@ class LinkedArgs:
             for name, arg in target.args.items()
             if parse_type_ref(arg.type).non_null and arg.default is None
         ]
+        self._rendered = [(name, render, name in self._required) for name, render in self._args]
+        self._unfilled = any(name not in link.args for name in self._required)
+        """A required argument only a field argument can give: none given, nothing to link."""
         self.nothing: list[Any] | None = (
             [] if parse_type_ref(target.response.type).is_list else None
         )
@@ -309,12 +313,23 @@ class LinkedArgs:
         self, parent: Any, given: Mapping[str, Any] | None = None
     ) -> dict[str, Any] | None:
         """The operation's arguments for `parent`, and the field's own arguments `given`."""
-        scope = {"parent": parent, "config": self._config, "args": given or {}}
-        args = {name: render(scope) for name, render in self._args}
         if given:
+            scope = {"parent": parent, "config": self._config, "args": given}
+            args = {name: render(scope) for name, render in self._args}
             args.update((k, v) for k, v in given.items() if k in self._through and v is not None)
-        if any(args.get(name) in (None, "") for name in self._required):
+            if any(args.get(name) in (None, "") for name in self._required):
+                return None
+            return args
+        # the path of every item of a page (its links are rendered for the whole page)
+        if self._unfilled:
             return None
+        scope = {"parent": parent, "config": self._config, "args": {}}
+        args = {}
+        for name, render, required in self._rendered:
+            value = render(scope)
+            if required and (value is None or value == ""):
+                return None
+            args[name] = value
         return args
 
     def value(self, loaders: Loaders, parent: Any, given: Mapping[str, Any] | None = None) -> Any:
