@@ -400,7 +400,7 @@ async def _prefetch(
     for node in info.field_nodes:
         for path in paths:
             selected |= _selected_names(node.selection_set, path, info.fragments)
-    pending = []
+    pending: list[asyncio.Future[Any]] = []
     loaders = request_loaders(info.context)
     for name in selected & links.keys():
         link = links[name]
@@ -411,9 +411,13 @@ async def _prefetch(
                 future = cast("asyncio.Future[Any]", loader.load(args))  # strawberry's is one
                 loaders.linked[(link.key, id(record))] = (record, future)
                 pending.append(future)
-    if pending:
-        # Failures stay in the loader's futures; each field raises its own.
-        await asyncio.gather(*pending, return_exceptions=True)
+    distinct = set(pending)  # the items of a page often link to the same few records
+    waiting = {future for future in distinct if not future.done()}
+    if waiting:
+        await asyncio.wait(waiting)
+    for future in distinct:  # failures stay in the loader's futures; each field raises its own
+        if not future.cancelled():
+            future.exception()  # (retrieved: no "never retrieved" warning for a nulled parent)
 
 
 def _selected_names(
