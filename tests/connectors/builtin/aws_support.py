@@ -10,7 +10,9 @@ from typing import Any
 
 import boto3
 
+from connectql.testing import FakeUpstream
 from connectql.testing.fakes.aws import AwsFront, Credential, moto_server
+from tests.connectors.builtin.contract import ConnectorContract
 
 ACCESS_KEY = "AKIAFAKEFRONT0000001"
 SECRET_KEY = "fake-secret-key-for-the-aws-front-0001"
@@ -54,3 +56,17 @@ def config(front: AwsFront, **extra: Any) -> dict[str, Any]:
         "secret_access_key": SECRET_KEY,
         **extra,
     }
+
+
+class AwsContract(ConnectorContract):
+    """The contract with what every AWS connector's test gives the same way: the front's
+    credentials, a wrong secret key, and the secrets that must never show."""
+
+    def config(self, fake: FakeUpstream) -> dict[str, Any]:
+        return config(fake)  # type: ignore[arg-type]
+
+    def wrong_config(self, fake: FakeUpstream) -> dict[str, Any]:
+        return config(fake, secret_access_key=WRONG_SECRET)  # type: ignore[arg-type]
+
+    def secrets(self) -> list[str]:
+        return [SECRET_KEY, WRONG_SECRET]

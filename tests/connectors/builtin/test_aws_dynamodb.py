@@ -19,9 +19,7 @@ from tests.connectors.builtin.aws_support import (
     SESSION_TOKEN,
     TOKEN_KEY,
     TOKEN_SECRET,
-    WRONG_SECRET,
 )
-from tests.connectors.builtin.contract import ConnectorContract
 from tests.support import execute, serving
 
 USERS = "users"
@@ -70,7 +68,7 @@ def user_fields(count: int) -> str:
     return f"{{ aws_dynamodb {{ {fields} }} }}"
 
 
-class TestDynamoDbContract(ConnectorContract):
+class TestDynamoDbContract(aws_support.AwsContract):
     name = "aws_dynamodb"
     operations = ("getItem", "item", "query", "putItem")
     auth_query = (
@@ -112,15 +110,6 @@ class TestDynamoDbContract(ConnectorContract):
                 'item: {id: {S: "u900"}, name: {S: "New"}}) { previous capacityUnits } } }'
             ),
         }
-
-    def config(self, fake: FakeUpstream) -> dict[str, Any]:
-        return aws_support.config(fake)  # type: ignore[arg-type]
-
-    def wrong_config(self, fake: FakeUpstream) -> dict[str, Any]:
-        return aws_support.config(fake, secret_access_key=WRONG_SECRET)  # type: ignore[arg-type]
-
-    def secrets(self) -> list[str]:
-        return [aws_support.SECRET_KEY, WRONG_SECRET]
 
     async def check_pagination(self, url: str, fake: FakeUpstream) -> None:
         query = (

@@ -15,8 +15,6 @@ import orjson
 
 from connectql.testing import FakeUpstream, Fault
 from tests.connectors.builtin import aws_support
-from tests.connectors.builtin.aws_support import WRONG_SECRET
-from tests.connectors.builtin.contract import ConnectorContract
 from tests.support import execute
 
 FUNCTIONS = 60  # ListFunctions pages hold at most 50
@@ -66,7 +64,7 @@ def fail(event: Any) -> Any:
     raise ValueError(f"cannot handle {event.get('what')}")
 
 
-class TestLambdaContract(ConnectorContract):
+class TestLambdaContract(aws_support.AwsContract):
     name = "aws_lambda"
     operations = ("functions", "invoke")
     auth_query = "{ aws_lambda { functions(first: 1) { nodes { name } } } }"
@@ -86,15 +84,6 @@ class TestLambdaContract(ConnectorContract):
                 'mutation { aws_lambda { invoke(name: "fn-00", payload: {numbers: [1, 2, 3]}) } }'
             ),
         }
-
-    def config(self, fake: FakeUpstream) -> dict[str, Any]:
-        return aws_support.config(fake)  # type: ignore[arg-type]
-
-    def wrong_config(self, fake: FakeUpstream) -> dict[str, Any]:
-        return aws_support.config(fake, secret_access_key=WRONG_SECRET)  # type: ignore[arg-type]
-
-    def secrets(self) -> list[str]:
-        return [aws_support.SECRET_KEY, WRONG_SECRET]
 
     async def check_pagination(self, url: str, fake: FakeUpstream) -> None:
         query = (

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from connectql.testing import FakeUpstream, Fault
 from tests.connectors.builtin import aws_support
-from tests.connectors.builtin.aws_support import WRONG_SECRET
-from tests.connectors.builtin.contract import ConnectorContract
 from tests.support import execute
 
 BUCKET = "reports"
@@ -37,7 +34,7 @@ def meta(bucket: str, key: str, alias: str = "objectMetadata") -> str:
     return f'{alias}: objectMetadata(bucket: "{bucket}", key: "{key}") {{ size etag contentType }}'
 
 
-class TestS3Contract(ConnectorContract):
+class TestS3Contract(aws_support.AwsContract):
     name = "aws_s3"
     operations = ("buckets", "objects", "objectMetadata", "objectText", "putObject")
     auth_query = "{ aws_s3 { buckets { name } } }"
@@ -63,15 +60,6 @@ class TestS3Contract(ConnectorContract):
                 'content: "fresh", contentType: "text/plain") { etag } } }'
             ),
         }
-
-    def config(self, fake: FakeUpstream) -> dict[str, Any]:
-        return aws_support.config(fake)  # type: ignore[arg-type]
-
-    def wrong_config(self, fake: FakeUpstream) -> dict[str, Any]:
-        return aws_support.config(fake, secret_access_key=WRONG_SECRET)  # type: ignore[arg-type]
-
-    def secrets(self) -> list[str]:
-        return [aws_support.SECRET_KEY, WRONG_SECRET]
 
     async def check_pagination(self, url: str, fake: FakeUpstream) -> None:
         await asyncio.wait_for(asyncio.to_thread(seed_logs, self.front.moto_url), 120)
