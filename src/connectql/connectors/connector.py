@@ -115,7 +115,9 @@ def pool_per_host(spec: ConnectorSpec) -> int:
     return max(POOL_PER_HOST, burst, *fan_out)
 
 
-Observer = Callable[["Connector", str | None, str | None], None]
+Observer = Callable[["Connector", str | None, ConnectorError | None], None]
+"""Told of each call (the operation, and its failure or None) and of each breaker change
+(None, None)."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,7 @@ class Connector:
     def recorder(self, recorder: Recorder | None) -> None:
         self.exchange.recorder = recorder
 
-    def _notify(self, op_name: str | None, error: str | None) -> None:
+    def _notify(self, op_name: str | None, error: ConnectorError | None) -> None:
         """The exchange's report of a call or a breaker change, passed to the observers."""
         for observer in self.observers:
             observer(self, op_name, error)

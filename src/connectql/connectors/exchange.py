@@ -49,8 +49,8 @@ DEFAULT_RATE_LIMIT = RateLimit(requests_per_second=1e9)
 NOBODY: contextlib.nullcontext[None] = contextlib.nullcontext()
 """What a call for no caller enters, made outside any other call: nothing to set."""
 
-Notify = Callable[[str | None, str | None], None]
-"""Told of every call's outcome (operation, error code or None) and of every breaker change
+Notify = Callable[[str | None, ConnectorError | None], None]
+"""Told of every call's outcome (operation, its error or None) and of every breaker change
 (operation None)."""
 Recorder = Callable[[HttpRequest, HttpResponse], None]
 """Sees every exchange as sent (credentials included): `connectql test --record`."""
@@ -153,7 +153,7 @@ class Exchange:
                     op_name, op, request, auth, retries_allowed, forwarded
                 )
         except ConnectorError as exc:
-            self._observe(op_name, exc.code)
+            self._observe(op_name, exc)
             raise
         finally:
             self.in_flight -= 1
@@ -170,9 +170,9 @@ class Exchange:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), grace)
 
-    def _observe(self, op_name: str, error: str | None) -> None:
-        """Record one call's outcome and tell the observers (health, usage)."""
-        self.metrics.record_call(op_name, error)
+    def _observe(self, op_name: str, error: ConnectorError | None) -> None:
+        """Record one call's outcome and tell the observers (health, usage, last errors)."""
+        self.metrics.record_call(op_name, error.code if error is not None else None)
         self._notify(op_name, error)
 
     async def _attempts(

@@ -14,6 +14,7 @@ import logging
 from dataclasses import asdict, dataclass
 
 from connectql.connectors.connector import Connector
+from connectql.errors import ConnectorError
 from connectql.events import HEALTH, EventBus
 
 log = logging.getLogger("connectql.health")
@@ -73,7 +74,9 @@ class HealthMonitor:
     def forget(self, name: str) -> None:
         self.current.pop(name, None)
 
-    def _observe(self, connector: Connector, _op: str | None, _error: str | None) -> None:
+    def _observe(
+        self, connector: Connector, _op: str | None, _error: ConnectorError | None
+    ) -> None:
         if connector.state != "running":
             return
         state, reason = judge(connector, self._error_rate)

@@ -1,20 +1,19 @@
 """The latest failed calls of each connector (operation, code, message, when), for the
 console's connector page.
 
-A connector tells its observers the error code of a failed call while the exception is
-being handled, so the message is that exception's: what a GraphQL client was told, never
-a secret.
+A connector tells its observers each failed call's error: its message is what a GraphQL
+client was told, never a secret.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from connectql.connectors.connector import Connector
+from connectql.errors import ConnectorError
 
 KEPT = 20
 """Failed calls kept per connector."""
@@ -46,10 +45,8 @@ class RecentErrors:
         """The connector's latest failed calls, newest first."""
         return list(reversed(self._failed.get(name, ())))
 
-    def _observe(self, connector: Connector, op: str | None, error: str | None) -> None:
+    def _observe(self, connector: Connector, op: str | None, error: ConnectorError | None) -> None:
         if op is None or error is None:
             return
-        handled = sys.exc_info()[1]
-        message = getattr(handled, "message", None) or str(handled or error)
         kept = self._failed.setdefault(connector.name, deque(maxlen=KEPT))
-        kept.append(FailedCall(op, error, message, self._now().isoformat()))
+        kept.append(FailedCall(op, error.code, error.message, self._now().isoformat()))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from connectql.connectors.connector import Connector
+from connectql.errors import ConnectorError
 
 RETENTION_MINUTES = 24 * 60
 
@@ -32,7 +33,7 @@ class UsageCounter:
         if self._observe not in connector.observers:
             connector.observers.append(self._observe)
 
-    def _observe(self, connector: Connector, op: str | None, error: str | None) -> None:
+    def _observe(self, connector: Connector, op: str | None, error: ConnectorError | None) -> None:
         if op is None:
             return
         minute = int(self._now() // 60)
