@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from math import isfinite
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from graphql import (
     GRAPHQL_MAX_INT,
@@ -99,6 +99,10 @@ class FieldPlan:
     is; any other goes the whole way."""
     direct_type: type | None = None
     nullable: bool = True
+    prefetched: LinkedArgs | None = None
+    """The link of a field with no arguments whose object a page's prefetch may hold."""
+    linked_fields: list[FieldPlan] | None = None
+    """That object's fields, run on the prefetched record without resolving the field."""
 
     @property
     def nodes(self) -> list[Any]:
@@ -208,10 +212,18 @@ def _field(
     if isinstance(kind, Linked):
         plan.link = LinkedArgs(kind.connector, kind.link)
     plan.complete = _completer(executor, gfield.type, details)
+    plan.nullable = not isinstance(gfield.type, GraphQLNonNull)
+    target = gfield.type if plan.nullable else cast(GraphQLNonNull[Any], gfield.type).of_type
+    if (
+        plan.link is not None
+        and not (gfield.args or node.arguments)
+        and isinstance(target, GraphQLObjectType)
+    ):
+        plan.prefetched = plan.link
+        plan.linked_fields = _subfields(executor, target, details)
     if (isinstance(kind, Read) and kind.key is not None and kind.required is None) or (
         kind is None
     ):
-        plan.nullable = not isinstance(gfield.type, GraphQLNonNull)
         gtype: Any = gfield.type
         leaf = gtype if plan.nullable else gtype.of_type
         plan.direct_type = _DIRECT.get(leaf)
@@ -484,6 +496,18 @@ class PlanRun:
                     ):
                         results[plan.key] = value
                         continue
+                link = plan.prefetched
+                if link is not None and record:
+                    found = self.loaders.prefetched(link.key, source)
+                    if type(found) is dict:
+                        value = self._linked_object(plan, found, path)
+                        results[plan.key] = value
+                        if is_awaitable(value):
+                            pending.append(plan.key)
+                        continue
+                    if found is None and plan.nullable:
+                        results[plan.key] = None
+                        continue
                 value = self.execute_field(plan, source, path)
                 results[plan.key] = value
                 if is_awaitable(value):
@@ -519,6 +543,20 @@ class PlanRun:
             return completed
         except Exception as error:
             self.field_error(error, gfield.type, plan, path)
+            return None
+
+    def _linked_object(self, plan: FieldPlan, record: dict[str, Any], parent: Path | None) -> Any:
+        """`execute_field` of a link whose record the page's prefetch loaded."""
+        assert plan.field is not None
+        assert plan.linked_fields is not None
+        path = Path(parent, plan.key, plan.parent.name)
+        try:
+            completed = self.execute_fields(plan.linked_fields, record, path)
+            if self.is_awaitable(completed):
+                return self._completed_field(plan, plan.field.type, completed, path)
+            return completed
+        except Exception as error:
+            self.field_error(error, plan.field.type, plan, path)
             return None
 
     def _resolve(self, plan: FieldPlan, gfield: GraphQLField, source: Any, path: Path) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from graphql import (
     FieldNode,
@@ -16,7 +16,6 @@ from graphql import (
     InlineFragmentNode,
     SelectionSetNode,
 )
-from strawberry.dataloader import DataLoader
 
 from connectql.connectors.callers import Caller
 from connectql.connectors.connector import Connector
@@ -25,8 +24,9 @@ from connectql.errors import ConnectorError, Forbidden
 from connectql.resolvers.cursors import Cursors, Edges, cursor_scope
 from connectql.resolvers.entities import Entity, EntityResolvers, entity_resolvers
 from connectql.resolvers.files import Files, file_args
-from connectql.resolvers.loaders import Loaders, request_loaders
+from connectql.resolvers.loaders import PENDING, Loaders, args_key, request_loaders
 from connectql.spec.models import ObjectType, Resolve
+from connectql.spec.paths import Path as SpecPath
 from connectql.spec.templates import Placeholder, parse_template, render_value
 from connectql.spec.typeref import parse_type_ref
 
@@ -302,6 +302,9 @@ class LinkedArgs:
             if parse_type_ref(arg.type).non_null and arg.default is None
         ]
         self._rendered = [(name, render, name in self._required) for name, render in self._args]
+        self._from_parent = _parent_reads(link.args, self._required)
+        """(name, path, required) per argument when every one is a lone `{parent.…}`: a
+        page's items are read with no scope built."""
         self._unfilled = any(name not in link.args for name in self._required)
         """A required argument only a field argument can give: none given, nothing to link."""
         self.nothing: list[Any] | None = (
@@ -323,6 +326,14 @@ class LinkedArgs:
         # the path of every item of a page (its links are rendered for the whole page)
         if self._unfilled:
             return None
+        if self._from_parent is not None:
+            args = {}
+            for name, path, required in self._from_parent:
+                value = path.get(parent)
+                if required and (value is None or value == ""):
+                    return None
+                args[name] = value
+            return args
         scope = {"parent": parent, "config": self._config, "args": {}}
         args = {}
         for name, render, required in self._rendered:
@@ -333,15 +344,18 @@ class LinkedArgs:
         return args
 
     def value(self, loaders: Loaders, parent: Any, given: Mapping[str, Any] | None = None) -> Any:
-        """The linked value for `parent`: loaded already, or the loader's future."""
+        """The linked value for `parent`: loaded already, or an awaitable of it."""
         if not given:
             prefetched = loaders.linked.get((self.key, id(parent)))
             if prefetched is not None and prefetched[0] is parent:
-                return _settled_or(prefetched[1])
+                _, loader, key = prefetched
+                found = loader.answer(key)
+                if found is not PENDING:
+                    return found
         args = self.args_for(parent, given)
         if args is None:
             return self.nothing
-        return _now_or_later(loaders.get(self.connector, self.operation), args)
+        return loaders.get(self.connector, self.operation).now_or_later(args)
 
 
 def _compile(value: Any) -> Callable[[Mapping[str, Any]], Any]:
@@ -354,6 +368,21 @@ def _compile(value: Any) -> Callable[[Mapping[str, Any]], Any]:
             return lambda scope: path.get(scope.get(namespace))
         return template.render
     return lambda scope: render_value(value, scope)
+
+
+def _parent_reads(
+    args: Mapping[str, Any], required: list[str]
+) -> list[tuple[str, SpecPath, bool]] | None:
+    reads = []
+    for name, value in args.items():
+        template = parse_template(value) if isinstance(value, str) else None
+        if template is None or len(template.parts) != 1:
+            return None
+        placeholder = template.parts[0]
+        if not isinstance(placeholder, Placeholder) or placeholder.namespace != "parent":
+            return None
+        reads.append((name, placeholder.path, name in required))
+    return reads
 
 
 def _item_links(connector: Connector, response_type: str) -> dict[str, LinkedArgs]:
@@ -369,26 +398,6 @@ def _item_links(connector: Connector, response_type: str) -> dict[str, LinkedArg
     return {name: link for name, link in links.items() if not link.paginated}
 
 
-def _now_or_later(loader: DataLoader[Any, Any], args: dict[str, Any]) -> Any:
-    """The loaded value if this request already has it, else the loader's future.
-
-    Returning a settled value (not an awaitable) lets graphql-core complete the field
-    synchronously, which matters for lists of linked items.
-    """
-    future = loader.cache_map.get(args) if loader.cache else None
-    return loader.load(args) if future is None else _settled_or(future)
-
-
-def _settled_or(future: asyncio.Future[Any]) -> Any:
-    """The future's value (or error, raised) if it is settled, else the future."""
-    if not future.done():
-        return future
-    error = future.exception()
-    if error is not None:
-        raise error
-    return future.result()
-
-
 async def _prefetch(
     info: Info,
     links: Mapping[str, LinkedArgs],
@@ -400,24 +409,23 @@ async def _prefetch(
     for node in info.field_nodes:
         for path in paths:
             selected |= _selected_names(node.selection_set, path, info.fragments)
-    pending: list[asyncio.Future[Any]] = []
     loaders = request_loaders(info.context)
+    waiting = []
     for name in selected & links.keys():
         link = links[name]
         loader = loaders.get(link.connector, link.operation)
+        keyed: dict[bytes, Any] = {}
         for record in records:
             args = link.args_for(record)
             if args is not None:
-                future = cast("asyncio.Future[Any]", loader.load(args))  # strawberry's is one
-                loaders.linked[(link.key, id(record))] = (record, future)
-                pending.append(future)
-    distinct = set(pending)  # the items of a page often link to the same few records
-    waiting = {future for future in distinct if not future.done()}
-    if waiting:
-        await asyncio.wait(waiting)
-    for future in distinct:  # failures stay in the loader's futures; each field raises its own
-        if not future.cancelled():
-            future.exception()  # (retrieved: no "never retrieved" warning for a nulled parent)
+                key = args_key(args)
+                keyed[key] = args  # the items of a page often link to the same few records
+                loaders.linked[(link.key, id(record))] = (record, loader, key)
+        loaded = loader.load_all(keyed)
+        if loaded is not None:
+            waiting.append(loaded)
+    for loaded in waiting:  # failures stay in the loaders' answers; each field raises its own
+        await loaded
 
 
 def _selected_names(

@@ -1,8 +1,10 @@
 """Per-request dataloaders: every upstream read in one GraphQL request goes through these.
 
-One DataLoader per (connector, operation) and request. Keys are operation arguments; equal
+One `Batcher` per (connector, operation) and request. Keys are operation arguments; equal
 arguments are fetched once. Operations with `batch` send one multi-get per batch
 (`mode: request`) or bounded parallel single calls (`mode: fan_out`); others fan out too.
+A whole page's links are handed over as one list (`Batcher.load_all`): one waiter for the
+page, not a future and a callback per item.
 A paginated field's answer is kept by its place in the response (`once`): running the
 operation again (the differential executor) asks no upstream again, while two fields with
 the same arguments still fetch their own lists.
@@ -15,7 +17,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
-from strawberry.dataloader import DataLoader
 
 from connectql.connectors.callers import Caller
 from connectql.connectors.connector import Connector
@@ -32,21 +33,151 @@ def args_key(args: Args) -> bytes:
     return orjson.dumps(args, option=orjson.OPT_SORT_KEYS)
 
 
+class _Pending:
+    def __repr__(self) -> str:
+        return "PENDING"
+
+
+PENDING: Any = _Pending()
+"""`Batcher.answer` of a key with no answer yet."""
+
+
+class _Batch:
+    """Keys asked for in one turn of the event loop, and who waits for their answers."""
+
+    __slots__ = ("args", "keys", "waiters")
+
+    def __init__(self) -> None:
+        self.keys: list[bytes] = []
+        self.args: list[Args] = []
+        self.waiters: list[tuple[bytes | None, asyncio.Future[Any]]] = []
+        """(key, future of its value) for one key's asker; (None, future) for a list's."""
+
+
+class Batcher:
+    """One operation's dataloader in one request: each distinct argument set is fetched once,
+    and the keys asked for in one turn of the event loop go to `fetch` as one list (split in
+    lists of `max_batch`). `fetch` answers a value or an exception per key; an exception it
+    raises is every key's answer."""
+
+    def __init__(
+        self, fetch: Callable[[list[Args]], Awaitable[Sequence[Any]]], max_batch: int | None
+    ) -> None:
+        self._fetch = fetch
+        self._max_batch = max_batch
+        self.answers: dict[bytes, Any] = {}
+        """Settled answers by key: the value, or the exception to raise."""
+        self._running: dict[bytes, _Batch] = {}
+        self._open: _Batch | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def answer(self, key: bytes) -> Any:
+        """The settled value of `key` (an error is raised), or `PENDING`."""
+        found = self.answers.get(key, PENDING)
+        if isinstance(found, BaseException):
+            raise found
+        return found
+
+    def now_or_later(self, args: Args) -> Any:
+        """The value for `args` if this request has it already (an error is raised), else an
+        awaitable of it. A settled value lets a field complete without awaiting."""
+        key = args_key(args)
+        found = self.answer(key)
+        if found is not PENDING:
+            return found
+        future = asyncio.get_running_loop().create_future()
+        self._enqueue(key, args).waiters.append((key, future))
+        return future
+
+    async def load(self, args: Args) -> Any:
+        found = self.now_or_later(args)
+        return await found if isinstance(found, asyncio.Future) else found
+
+    def load_all(self, keyed: Mapping[bytes, Args]) -> Awaitable[Any] | None:
+        """Ask for every key of `keyed` not answered yet: an awaitable done when they all
+        are (None when they are already), after which `answer` reads them."""
+        batches: set[_Batch] = set()
+        answers = self.answers
+        for key, args in keyed.items():
+            if key not in answers:
+                batches.add(self._enqueue(key, args))
+        if not batches:
+            return None
+        loop = asyncio.get_running_loop()
+        parts = []
+        for batch in batches:  # one, unless max_batch split them or some were under way
+            part: asyncio.Future[None] = loop.create_future()
+            batch.waiters.append((None, part))
+            parts.append(part)
+        return parts[0] if len(parts) == 1 else asyncio.gather(*parts)
+
+    def _enqueue(self, key: bytes, args: Args) -> _Batch:
+        batch = self._running.get(key)
+        if batch is None:
+            batch = self._open
+            if batch is None or (self._max_batch and len(batch.keys) >= self._max_batch):
+                batch = self._open = _Batch()
+                asyncio.get_running_loop().call_soon(self._dispatch, batch)
+            batch.keys.append(key)
+            batch.args.append(args)
+            self._running[key] = batch
+        return batch
+
+    def _dispatch(self, batch: _Batch) -> None:
+        if self._open is batch:
+            self._open = None
+        task = asyncio.ensure_future(self._run(batch))
+        self._tasks.add(task)  # a task nobody holds may be collected while it runs
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: _Batch) -> None:
+        try:
+            values: Sequence[Any] = await self._fetch(batch.args)
+            if len(values) != len(batch.keys):
+                raise RuntimeError(
+                    f"a batch of {len(batch.keys)} keys was answered with {len(values)} values"
+                )
+        except asyncio.CancelledError:
+            for key in batch.keys:
+                del self._running[key]  # asked again, fetched again
+            for _, future in batch.waiters:
+                future.cancel()
+            raise
+        except Exception as error:  # every key's answer
+            values = [error] * len(batch.keys)
+        answers = self.answers
+        for key, value in zip(batch.keys, values, strict=True):
+            answers[key] = value
+            del self._running[key]
+        for asked, future in batch.waiters:
+            if future.done():
+                continue
+            if asked is None:
+                future.set_result(None)
+                continue
+            value = answers[asked]
+            if isinstance(value, BaseException):
+                future.set_exception(value)
+            else:
+                future.set_result(value)
+
+
 class Loaders:
     """The dataloaders of one GraphQL request, and its caller: every call they make carries
     the request's headers to connectors that forward some."""
 
     def __init__(self, caller: Caller | None = None) -> None:
-        self._loaders: dict[tuple[int, str], DataLoader[Args, Any]] = {}
+        self._loaders: dict[tuple[int, str], Batcher] = {}
         self._fetches: dict[tuple[int, bytes], asyncio.Future[Any]] = {}
         self.caller = caller
-        self.linked: dict[tuple[tuple[int, int], int], tuple[Any, asyncio.Future[Any]]] = {}
-        """What `_prefetch` loaded for a link (`LinkedArgs.key`) of a record (by id; the
-        record kept with it), so the field takes it without rendering its arguments again."""
+        self.linked: dict[tuple[tuple[int, int], int], tuple[Any, Batcher, bytes]] = {}
+        """What `_prefetch` asked for a link (`LinkedArgs.key`) of a record (by id; the
+        record kept with it): the loader and key, so the field takes the answer without
+        rendering its arguments again."""
         self.fetches = 0
         """How many loads (batches, pages, record lists) went to connectors so far."""
 
-    def get(self, connector: Connector, op_name: str) -> DataLoader[Args, Any]:
+    def get(self, connector: Connector, op_name: str) -> Batcher:
         key = (id(connector), op_name)
         loader = self._loaders.get(key)
         if loader is None:
@@ -59,12 +190,20 @@ class Loaders:
                 self.fetches += 1
                 return await _load(connector, op_name, keys, self.caller)
 
-            loader = DataLoader(load, max_batch_size=max_batch, cache_key_fn=args_key)
+            loader = Batcher(load, max_batch)
             self._loaders[key] = loader
         return loader
 
     async def load(self, connector: Connector, op_name: str, args: Args) -> Any:
         return await self.get(connector, op_name).load(args)
+
+    def prefetched(self, link: tuple[int, int], record: Any) -> Any:
+        """What `_prefetch` loaded for `link` of `record`: the value, an exception (not
+        raised), or PENDING when it asked for nothing or has no answer yet."""
+        entry = self.linked.get((link, id(record)))
+        if entry is None or entry[0] is not record:
+            return PENDING
+        return entry[1].answers.get(entry[2], PENDING)
 
     async def once(self, connector: Connector, key: Args, make: Callable[[], Awaitable[T]]) -> T:
         """`make()`'s answer or error, shared by every ask of `key` (JSON-able) for
@@ -151,8 +290,8 @@ async def _load_keys(
     # Keys that differ only in the batch key share one batch; other arguments split groups.
     groups: dict[bytes, list[int]] = {}
     for i, args in enumerate(keys):
-        rest = {k: v for k, v in args.items() if k != batch.key}
-        groups.setdefault(args_key(rest), []).append(i)
+        rest = {k: v for k, v in args.items() if k != batch.key} if len(args) > 1 else None
+        groups.setdefault(args_key(rest) if rest else b"", []).append(i)
     results: list[Any] = [None] * len(keys)
     for indexes in groups.values():
         rest = {k: v for k, v in keys[indexes[0]].items() if k != batch.key}
