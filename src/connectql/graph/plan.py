@@ -262,7 +262,15 @@ def _completer(
     if isinstance(gtype, GraphQLNonNull):
         return _non_null(_completer(executor, gtype.of_type, details))
     if isinstance(gtype, GraphQLList):
-        return _list(_completer(executor, gtype.of_type, details), gtype.of_type)
+        item_type = gtype.of_type
+        inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if isinstance(inner, GraphQLObjectType):
+            fields = _subfields(executor, inner, details)
+            complete = _object(fields)
+            if inner is not item_type:
+                complete = _non_null(complete)
+            return _list(complete, item_type, _built_object(fields))
+        return _list(_completer(executor, item_type, details), item_type)
     if isinstance(gtype, (GraphQLScalarType, GraphQLEnumType)):
         return _leaf(gtype)
     if isinstance(gtype, GraphQLObjectType):
@@ -352,7 +360,10 @@ _IDENTITY: dict[Any, type] = {
 """Float's coercion returns a finite float as it is; an infinite one is an error, left to it."""
 
 
-def _list(inner: Completer, item_type: GraphQLOutputType) -> Completer:
+def _list(inner: Completer, item_type: GraphQLOutputType, built: Built | None = None) -> Completer:
+    """Items complete one by one as graphql-core does; a record that `built` (the items'
+    object builder) answers is taken as it is, with no path or completer per item."""
+
     def complete(run: PlanRun, plan: FieldPlan, value: Any, path: Path) -> Any:
         if isinstance(value, Exception):
             raise value
@@ -367,6 +378,11 @@ def _list(inner: Completer, item_type: GraphQLOutputType) -> Completer:
         pending: list[int] = []
         try:
             for index, item in enumerate(value):
+                if built is not None and type(item) is dict:
+                    done = built(run, item)
+                    if done is not None:
+                        results.append(done)
+                        continue
                 item_path = path.add_key(index, None)
                 if is_awaitable(item):
                     results.append(run.awaited_item(inner, item_type, plan, item, item_path))
@@ -390,6 +406,54 @@ def _list(inner: Completer, item_type: GraphQLOutputType) -> Completer:
         return run.gathered_list(results, pending)
 
     return complete
+
+
+Built = Callable[["PlanRun", dict[str, Any]], "dict[str, Any] | None"]
+"""An object's response dict built from a record in one go, or None where any of its fields
+needs the general path (a value to coerce, an error, something to await)."""
+
+
+def _built_object(fields: list[FieldPlan]) -> Built | None:
+    """Straight-line code that reads `fields` from a record: direct reads whose values are
+    of the field's type (or null where allowed), `__typename`, and links a page's prefetch
+    loaded; None when any field is of another kind."""
+    lines = ["def built(run, source):"]
+    names: dict[str, Any] = {"_INT": _INT}
+    entries = []
+    for i, plan in enumerate(fields):
+        value = f"v{i}"
+        if plan.field is None:  # __typename
+            entries.append(f"{plan.key!r}: {plan.parent.name!r}")
+            continue
+        if plan.direct is not None and plan.direct_type is not None:
+            names[f"t{i}"] = plan.direct_type
+            check = f"type({value}) is t{i}"
+            if plan.direct_type is int:
+                check += f" and {value} in _INT"
+            if plan.nullable:
+                check = f"{value} is None or ({check})"
+            lines.append(f"    {value} = source.get({plan.direct!r})")
+            lines.append(f"    if not ({check}): return None")
+        elif plan.prefetched is not None and plan.linked_fields is not None:
+            inner = _built_object(plan.linked_fields)
+            if inner is None:
+                return None
+            names[f"build{i}"], names[f"link{i}"] = inner, plan.prefetched.key
+            lines.append(f"    {value} = run.loaders.prefetched(link{i}, source)")
+            lines.append(f"    if type({value}) is dict:")
+            lines.append(f"        {value} = build{i}(run, {value})")
+            lines.append(f"        if {value} is None: return None")
+            if plan.nullable:
+                lines.append(f"    elif {value} is not None: return None")
+            else:
+                lines.append("    else: return None")
+        else:
+            return None
+        entries.append(f"{plan.key!r}: {value}")
+    lines.append(f"    return {{{', '.join(entries)}}}")
+    exec("\n".join(lines), names)  # noqa: S102 - source made above from schema names only
+    built: Built = names["built"]
+    return built
 
 
 def _object(fields: list[FieldPlan]) -> Completer:

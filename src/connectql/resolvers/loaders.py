@@ -210,11 +210,22 @@ class Loaders:
         `connector` in this request; one cancelled with its asker is made again by the next."""
         slot = (id(connector), args_key(key))
         future = self._fetches.get(slot)
-        if future is None or future.cancelled():
-            future = asyncio.ensure_future(make())
-            self._fetches[slot] = future
-        result: T = await future
-        return result
+        if future is not None and not future.cancelled():
+            result: T = await future
+            return result
+        future = asyncio.get_running_loop().create_future()
+        self._fetches[slot] = future
+        try:
+            made = await make()  # by the first asker itself: no task of its own
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: the asker raises it
+            raise
+        future.set_result(made)
+        return made
 
     async def fetch(self, call: Awaitable[T]) -> T:
         """Await `call`, a connector's fetch made for this request, counted in `fetches`."""
@@ -276,6 +287,11 @@ async def _load_keys(
     connector: Connector, op_name: str, keys: list[Args], caller: Caller | None = None
 ) -> list[Any]:
     batch = connector.operation(op_name).batch
+    if batch is None and len(keys) == 1:
+        try:
+            return [await connector.execute(op_name, keys[0], caller=caller)]
+        except ConnectorError as exc:
+            return [exc]
     if batch is None:
         semaphore = asyncio.Semaphore(DEFAULT_CONCURRENCY)
 
