@@ -186,3 +186,13 @@ def log_errors(errors: Iterable[GraphQLError]) -> None:
         source = next((e.source.body for e in refused if e.source is not None), None)
         digest = hashlib.sha256(source.encode()).hexdigest()[:12] if source else "-"
         log.info("request refused: %s (document %s)", ", ".join(codes), digest)
+
+
+def drop_tracebacks(errors: Iterable[GraphQLError] | None) -> None:
+    """Once a request's errors are logged and answered: an error's traceback holds the
+    frames of the execution that raised it, and they hold the executor that holds the error,
+    a reference cycle that keeps the request's objects until the cyclic GC runs."""
+    for error in errors or ():
+        error.__traceback__ = None
+        if error.original_error is not None:
+            error.original_error.__traceback__ = None

@@ -44,7 +44,7 @@ from connectql.control.access import key_header
 from connectql.control.service import ControlPlane
 from connectql.graph.compose import BuiltSchema
 from connectql.graph.limits import variables_cost
-from connectql.resolvers.errors import log_errors, safe_errors
+from connectql.resolvers.errors import drop_tracebacks, log_errors, safe_errors
 from connectql.resolvers.fields import RequestContext
 from connectql.server.guard import ROLE
 
@@ -257,7 +257,11 @@ class GraphQLHTTP:
             data, errors = result.data, result.errors
         except Exception as exc:  # strawberry's rule: any error is the result's only one
             data, errors = None, [_as_graphql_error(exc)]
-        return 200, _answer(data, errors)
+        try:
+            return 200, _answer(data, errors)
+        finally:
+            context.loaders.close()
+            drop_tracebacks(errors)
 
     def _plan(self, key: tuple[str, bytes], request: _Request) -> _Plan:
         method = key[0]
