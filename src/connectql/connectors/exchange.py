@@ -380,7 +380,7 @@ class Exchange:
     def _on_breaker_change(self, old: str, new: str) -> None:
         self.metrics.breaker_state = new
         if new == "closed":
-            self.metrics.recent.clear()  # a recovered upstream starts a fresh error window
+            self.metrics.clear_recent()  # a recovered upstream starts a fresh error window
         level = logging.WARNING if new == "open" else logging.INFO
         log.log(level, "connector %s: circuit %s → %s", self.name, old, new)
         self._notify(None, None)

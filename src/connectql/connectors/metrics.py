@@ -59,13 +59,25 @@ class ConnectorMetrics:
     recent: deque[str | None] = field(default_factory=lambda: deque(maxlen=RECENT_CALLS))
     """Outcomes of the latest calls: None for success, else the error code."""
 
+    recent_failed: int = 0
+    """How many of `recent` failed (kept as calls come and go)."""
+
     def record_call(self, operation: str, error: str | None) -> None:
         self.calls[operation] += 1
-        self.recent.append(error)
+        recent = self.recent
+        if len(recent) == recent.maxlen and recent[0] is not None:
+            self.recent_failed -= 1  # the oldest outcome leaves the window
+        recent.append(error)
+        if error is not None:
+            self.recent_failed += 1
+
+    def clear_recent(self) -> None:
+        self.recent.clear()
+        self.recent_failed = 0
 
     def recent_failures(self) -> tuple[int, int]:
         """(failed, total) among the latest calls."""
-        return sum(1 for e in self.recent if e is not None), len(self.recent)
+        return self.recent_failed, len(self.recent)
 
     def snapshot(self) -> dict[str, object]:
         return {

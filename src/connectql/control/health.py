@@ -36,6 +36,8 @@ class Health:
 def judge(connector: Connector, error_rate: float = 0.5) -> tuple[str, str]:
     """(state, reason) of a running connector from its breaker and latest calls."""
     breaker = connector.breaker.state if connector.breaker else "closed"
+    if breaker == "closed" and not connector.metrics.recent_failed:
+        return UP, "ok"  # every call: no copy of the window when none failed
     recent = list(connector.metrics.recent)
     last = [e for e in recent[-3:] if e is not None]
     if breaker == "open":

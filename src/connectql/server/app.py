@@ -10,10 +10,12 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
+from importlib.util import find_spec
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from starlette.middleware.cors import CORSMiddleware
 
 from connectql.api import API_ROOTS
@@ -52,6 +54,11 @@ GC_YOUNG_OBJECTS = 20_000
 """Objects allocated (net) before the cyclic GC scans the young generation; Python's 700
 made it scan in-flight requests several times each (about a fifth of the CPU time
 of a nested query under load)."""
+
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""Without OpenTelemetry's SDK no provider can be configured, and FastAPI's check for one on
+every request costs a few percent of a small query's CPU."""
 
 
 def create_app(
@@ -110,7 +117,13 @@ def create_app(
                 await undo()
 
     # /docs is ours (local assets, below); no /redoc: one more bundle to vendor for nothing new
-    app = FastAPI(title="connectql", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="connectql",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=None if find_spec("opentelemetry.sdk") else NO_TELEMETRY,
+    )
     waits = timeouts or TimeoutSettings()
     open_paths = {"/healthz", "/readyz"}
     for name in public:
