@@ -63,7 +63,15 @@ from graphql.pyutils import Path, gather_with_cancel, inspect, is_iterable
 
 from connectql.resolvers.errors import bad_value
 from connectql.resolvers.fields import LinkedArgs
-from connectql.resolvers.kinds import Linked, Namespace, Read, Upstream, kind_of, union_kind
+from connectql.resolvers.kinds import (
+    Linked,
+    Loaded,
+    Namespace,
+    Read,
+    Upstream,
+    kind_of,
+    union_kind,
+)
 from connectql.resolvers.loaders import Loaders, request_loaders
 
 if TYPE_CHECKING:
@@ -87,7 +95,7 @@ class FieldPlan:
     field: GraphQLField | None
     """None for `__typename`."""
     details: FieldDetailsList
-    kind: Read | Namespace | Linked | Upstream | None
+    kind: Read | Namespace | Linked | Loaded | Upstream | None
     """None: the default resolver (a key of a dict we built, or `__typename`)."""
     complete: Completer
     args: dict[str, Any] | None = None
@@ -650,6 +658,8 @@ class PlanRun:
         if isinstance(kind, Namespace):
             return kind.connector
         args = self._arguments(plan, gfield)
+        if isinstance(kind, Loaded):
+            return self.loaders.get(kind.connector, kind.operation).now_or_later(args)
         if isinstance(kind, Linked):
             assert plan.link is not None
             return plan.link.value(self.loaders, source, args)

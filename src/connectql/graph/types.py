@@ -52,6 +52,7 @@ from connectql.resolvers.kinds import (
     KIND,
     Discriminated,
     Linked,
+    Loaded,
     Namespace,
     Read,
     Upstream,
@@ -560,7 +561,12 @@ class ConnectorTypes:
             deprecation_reason=op.deprecated,
         )
         # mutations and uploads call the upstream directly: no loader keeps their answers
-        return made if op.kind == "mutation" or file_args(op) else self._upstream(made)
+        if op.kind == "mutation" or file_args(op):
+            return made
+        if parse_type_ref(op.response.type).is_list:  # its items' links are prefetched
+            return self._upstream(made)
+        assert made.resolve is not None
+        return tag(made, Loaded(made.resolve, self.connector, op_name))
 
     def _namespaces(self) -> tuple[GraphQLField, GraphQLField | None]:
         queries = self._exposed("query")

@@ -54,6 +54,16 @@ class Linked:
 
 
 @dataclass(frozen=True, eq=False)
+class Loaded:
+    """A query operation answering one record (or null): its value is the request's loader
+    of `operation` for the field's arguments, as its resolver would await it."""
+
+    resolve: GraphQLFieldResolver
+    connector: Connector
+    operation: str
+
+
+@dataclass(frozen=True, eq=False)
 class Upstream:
     """A field that calls an upstream through the request's loaders (an operation, a Relay
     connection, a linked list): its resolver runs once per occurrence, with a ResolveInfo."""
@@ -70,7 +80,7 @@ class Discriminated:
     mapping: dict[str, str]
 
 
-FieldKind = Read | Namespace | Linked | Upstream
+FieldKind = Read | Namespace | Linked | Loaded | Upstream
 
 
 def tag(field: GraphQLField, kind: FieldKind) -> GraphQLField:
