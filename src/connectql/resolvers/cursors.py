@@ -87,17 +87,32 @@ class Cursors:
 class Edges(Sequence[dict[str, Any]]):
     """A page's Relay edges, `{"cursor": …, "node": …}`, made when first read: most queries
     select `nodes` alone, and sealing a cursor (AES-GCM, a fresh nonce) was the largest cost
-    of building a page. The first and last edges carry the page info's start and end cursors.
+    of building a page. The first and last edges carry the page info's start and end cursors,
+    also sealed when first read.
     """
 
-    __slots__ = ("_made", "_picked", "end", "start")
+    __slots__ = ("_end", "_made", "_picked", "_start")
 
     def __init__(self, picked: list[tuple[Any, Callable[[int], str], int]]) -> None:
         """`picked`: (record, its page's cursor maker, its index in that page), in order."""
         self._picked = picked
         self._made: list[dict[str, Any]] | None = None
-        self.start = self._seal(0) if picked else None
-        self.end = self._seal(len(picked) - 1) if len(picked) > 1 else self.start
+        self._start: str | None = None
+        self._end: str | None = None
+
+    @property
+    def start(self) -> str | None:
+        if self._start is None and self._picked:
+            self._start = self._seal(0)
+        return self._start
+
+    @property
+    def end(self) -> str | None:
+        if len(self._picked) < 2:
+            return self.start
+        if self._end is None:
+            self._end = self._seal(len(self._picked) - 1)
+        return self._end
 
     def _seal(self, position: int) -> str:
         _, cursor, index = self._picked[position]
@@ -123,3 +138,26 @@ class Edges(Sequence[dict[str, Any]]):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(self._edges())
+
+
+class PageInfo(Mapping[str, Any]):
+    """A connection's `pageInfo`, its cursors sealed only when a query reads them."""
+
+    __slots__ = ("_edges", "_flags")
+
+    def __init__(self, edges: Edges, has_next: bool, has_previous: bool) -> None:
+        self._edges = edges
+        self._flags = {"hasNextPage": has_next, "hasPreviousPage": has_previous}
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "startCursor":
+            return self._edges.start
+        if key == "endCursor":
+            return self._edges.end
+        return self._flags[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("hasNextPage", "hasPreviousPage", "startCursor", "endCursor"))
+
+    def __len__(self) -> int:
+        return 4

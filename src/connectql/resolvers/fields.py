@@ -21,7 +21,7 @@ from connectql.connectors.callers import Caller
 from connectql.connectors.connector import Connector
 from connectql.connectors.record_selector import compiled_path
 from connectql.errors import ConnectorError, Forbidden
-from connectql.resolvers.cursors import Cursors, Edges, cursor_scope
+from connectql.resolvers.cursors import Cursors, Edges, PageInfo, cursor_scope
 from connectql.resolvers.entities import Entity, EntityResolvers, entity_resolvers
 from connectql.resolvers.files import Files, file_args
 from connectql.resolvers.loaders import PENDING, Loaders, args_key, request_loaders
@@ -225,12 +225,7 @@ class ConnectorResolvers:
             return {
                 "edges": edges,
                 "nodes": [record for record, _, _ in picked],
-                "pageInfo": {
-                    "hasNextPage": has_next,
-                    "hasPreviousPage": bool(after),
-                    "startCursor": edges.start,
-                    "endCursor": edges.end,
-                },
+                "pageInfo": PageInfo(edges, has_next, bool(after)),
             }
 
         return resolve
@@ -343,6 +338,36 @@ class LinkedArgs:
             args[name] = value
         return args
 
+    def page_keys(self, records: list[Any]) -> tuple[dict[bytes, Any], list[tuple[Any, bytes]]]:
+        """The arguments of each record's link, by loader key, and (record, key) in order;
+        records with nothing to link to are left out."""
+        keyed: dict[bytes, Any] = {}
+        pairs: list[tuple[Any, bytes]] = []
+        reads = self._from_parent
+        if reads is not None and len(reads) == 1 and not self._unfilled:
+            name, path, required = reads[0]  # one `{parent.…}`: one key per distinct value
+            seen: dict[Any, bytes] = {}
+            for record in records:
+                value = path.get(record)
+                if required and (value is None or value == ""):
+                    continue
+                key = seen.get(value) if type(value) in (str, int) else None
+                if key is None:
+                    args = {name: value}
+                    key = args_key(args)
+                    keyed[key] = args
+                    if type(value) in (str, int):
+                        seen[value] = key
+                pairs.append((record, key))
+            return keyed, pairs
+        for record in records:
+            found = self.args_for(record)
+            if found is not None:
+                key = args_key(found)
+                keyed[key] = found  # the items of a page often link to the same few records
+                pairs.append((record, key))
+        return keyed, pairs
+
     def value(self, loaders: Loaders, parent: Any, given: Mapping[str, Any] | None = None) -> Any:
         """The linked value for `parent`: loaded already, or an awaitable of it."""
         if not given:
@@ -414,13 +439,10 @@ async def _prefetch(
     for name in selected & links.keys():
         link = links[name]
         loader = loaders.get(link.connector, link.operation)
-        keyed: dict[bytes, Any] = {}
-        for record in records:
-            args = link.args_for(record)
-            if args is not None:
-                key = args_key(args)
-                keyed[key] = args  # the items of a page often link to the same few records
-                loaders.linked[(link.key, id(record))] = (record, loader, key)
+        keyed, pairs = link.page_keys(records)
+        linked = loaders.linked
+        for record, key in pairs:
+            linked[(link.key, id(record))] = (record, loader, key)
         loaded = loader.load_all(keyed)
         if loaded is not None:
             waiting.append(loaded)
