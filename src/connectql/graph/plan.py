@@ -277,7 +277,10 @@ def _completer(
             complete = _object(fields)
             if inner is not item_type:
                 complete = _non_null(complete)
-            return _list(complete, item_type, _built_object(fields))
+            built = _built_object(fields)
+            if built is None:
+                return _list(complete, item_type)
+            return _list(complete, item_type, *built)
         return _list(_completer(executor, item_type, details), item_type)
     if isinstance(gtype, (GraphQLScalarType, GraphQLEnumType)):
         return _leaf(gtype)
@@ -368,7 +371,12 @@ _IDENTITY: dict[Any, type] = {
 """Float's coercion returns a finite float as it is; an infinite one is an error, left to it."""
 
 
-def _list(inner: Completer, item_type: GraphQLOutputType, built: Built | None = None) -> Completer:
+def _list(
+    inner: Completer,
+    item_type: GraphQLOutputType,
+    built: Built | None = None,
+    links: bool = False,
+) -> Completer:
     """Items complete one by one as graphql-core does; a record that `built` (the items'
     object builder) answers is taken as it is, with no path or completer per item."""
 
@@ -384,10 +392,12 @@ def _list(inner: Completer, item_type: GraphQLOutputType, built: Built | None = 
         is_awaitable = run.is_awaitable
         results: list[Any] = []
         pending: list[int] = []
+        # bound once per list; a builder with no links never reads it
+        prefetched = run.loaders.prefetched if built is not None and links else None
         try:
             for index, item in enumerate(value):
                 if built is not None and type(item) is dict:
-                    done = built(run, item)
+                    done = built(prefetched, item)
                     if done is not None:
                         results.append(done)
                         continue
@@ -416,16 +426,18 @@ def _list(inner: Completer, item_type: GraphQLOutputType, built: Built | None = 
     return complete
 
 
-Built = Callable[["PlanRun", dict[str, Any]], "dict[str, Any] | None"]
+Built = Callable[[Callable[[Any, Any], Any] | None, dict[str, Any]], "dict[str, Any] | None"]
 """An object's response dict built from a record in one go, or None where any of its fields
-needs the general path (a value to coerce, an error, something to await)."""
+needs the general path (a value to coerce, an error, something to await). Its first argument
+is the request's `Loaders.prefetched` (None for a builder that reads no link)."""
 
 
-def _built_object(fields: list[FieldPlan]) -> Built | None:
+def _built_object(fields: list[FieldPlan]) -> tuple[Built, bool] | None:
     """Straight-line code that reads `fields` from a record: direct reads whose values are
     of the field's type (or null where allowed), `__typename`, and links a page's prefetch
-    loaded; None when any field is of another kind."""
-    lines = ["def built(run, source):"]
+    loaded (and whether it reads any); None when any field is of another kind."""
+    lines = ["def built(prefetched, source):"]
+    links = False
     names: dict[str, Any] = {"_INT": _INT}
     entries = []
     for i, plan in enumerate(fields):
@@ -446,10 +458,11 @@ def _built_object(fields: list[FieldPlan]) -> Built | None:
             inner = _built_object(plan.linked_fields)
             if inner is None:
                 return None
-            names[f"build{i}"], names[f"link{i}"] = inner, plan.prefetched.key
-            lines.append(f"    {value} = run.loaders.prefetched(link{i}, source)")
+            links = True
+            names[f"build{i}"], names[f"link{i}"] = inner[0], plan.prefetched.key
+            lines.append(f"    {value} = prefetched(link{i}, source)")
             lines.append(f"    if type({value}) is dict:")
-            lines.append(f"        {value} = build{i}(run, {value})")
+            lines.append(f"        {value} = build{i}(prefetched, {value})")
             lines.append(f"        if {value} is None: return None")
             if plan.nullable:
                 lines.append(f"    elif {value} is not None: return None")
@@ -461,7 +474,7 @@ def _built_object(fields: list[FieldPlan]) -> Built | None:
     lines.append(f"    return {{{', '.join(entries)}}}")
     exec("\n".join(lines), names)  # noqa: S102 - source made above from schema names only
     built: Built = names["built"]
-    return built
+    return built, links
 
 
 def _object(fields: list[FieldPlan]) -> Completer:

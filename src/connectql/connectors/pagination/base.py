@@ -7,6 +7,7 @@ dict, so it can be put inside an opaque Relay cursor and resumed later.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin
 
@@ -75,8 +76,13 @@ class UrlPaginator(Paginator):
         url = self.next_url(response, body)
         if not url:
             return None
-        return {"url": urljoin(response.url, url)}
+        return {"url": _joined(response.url, url)}
 
     @abstractmethod
     def next_url(self, response: HttpResponse, body: Any) -> str | None:
         """The next page's URL from a response, or None at the end."""
+
+
+@lru_cache(maxsize=256)
+def _joined(base: str, url: str) -> str:
+    return urljoin(base, url)

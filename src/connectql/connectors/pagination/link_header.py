@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from connectql.connectors.http import HttpResponse
@@ -15,6 +16,12 @@ _REL = re.compile(r"""rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.IGNORECASE)
 
 def parse_link_header(value: str) -> dict[str, str]:
     """RFC 8288 `Link` header → {rel: url}; a link with several rels is listed under each."""
+    return dict(_parsed(value))
+
+
+@lru_cache(maxsize=256)
+def _parsed(value: str) -> tuple[tuple[str, str], ...]:
+    """A page's header is parsed once: the same page is asked for again and again."""
     links: dict[str, str] = {}
     for match in _LINK.finditer(value):
         rel = _REL.search(match.group(2))
@@ -22,7 +29,7 @@ def parse_link_header(value: str) -> dict[str, str]:
             continue
         for name in (rel.group(1) or rel.group(2) or "").split():
             links.setdefault(name.lower(), match.group(1).strip())
-    return links
+    return tuple(links.items())
 
 
 class LinkHeaderPaginator(UrlPaginator):
