@@ -23,7 +23,7 @@ from connectql.connectors.connector import Connector
 from connectql.errors import AuthError, ConnectorError
 from connectql.runtime import Runtime
 from connectql.spec.loader import load_spec, load_spec_text
-from connectql.testing import FakeUpstream
+from connectql.testing import FakeUpstream, Fault
 from tests.fakes.accounts import TOKENS, AccountsState, create_accounts_app
 from tests.fakes.tracker import TRACKER_TOKEN, create_tracker_app
 from tests.processes import run_cli
@@ -77,6 +77,22 @@ async def test_each_caller_is_sent_upstream_as_itself(server: str, accounts: Fak
     assert ada.data["accounts"]["viewer"]["login"] == "ada"
     assert grace.data["accounts"]["viewer"]["login"] == "grace"
     assert sent_tokens(accounts) == {f"Bearer {ADA}", f"Bearer {GRACE}"}
+
+
+async def test_a_cookie_an_upstream_sets_is_never_sent_back(accounts: FakeUpstream) -> None:
+    """No cookie jar: the upstream's session cookie for one caller must not ride on the next
+    caller's call (nor on the same caller's: connectors authenticate with their auth). The
+    upstream is named `localhost`: a jar keeps no cookie of an IP address."""
+    runtime = Runtime()
+    runtime.add(load_spec(SPEC), {"base_url": f"http://localhost:{accounts.port}"})
+    session = Fault(status=200, body=b"{}", headers={"Set-Cookie": "session=ada-only; Path=/"})
+    accounts.faults.add(session, times=1)
+    async with serving(runtime) as url:
+        await execute(url, VIEWER, headers=as_caller(ADA))
+        grace = await execute(url, VIEWER, headers=as_caller(GRACE))
+    assert grace.data["accounts"]["viewer"]["login"] == "grace"
+    assert len(accounts.requests) == 2
+    assert all("Cookie" not in r.headers for r in accounts.requests)
 
 
 async def test_pages_links_batches_and_mutations_carry_it(

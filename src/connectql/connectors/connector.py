@@ -270,6 +270,9 @@ class Connector:
             timeout=aiohttp.ClientTimeout(total=timeouts.total, sock_connect=timeouts.connect),
             connector=tcp,
             raise_for_status=False,
+            # no cookie jar: a cookie an upstream sets for one caller's call would ride on
+            # every later caller's (and filtering the jar cost each call a few microseconds)
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     # --- secrets -----------------------------------------------------------------------
