@@ -168,6 +168,7 @@ class Supervisor:
                 code = await self._start_all(contexts, args)
                 if code is not None:
                     return code
+                contexts[1].all_started.touch()
                 log.info("%d workers serving on %s:%d", self.count, host, port)
                 on_ready(port)
                 await asyncio.gather(*(self._keep(ctx, args) for ctx in contexts.values()))

@@ -172,14 +172,15 @@ def create_app(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
+        ready = runtime.ready and (worker is None or worker.all_started.exists())
         body = {
-            "ready": runtime.ready,
+            "ready": ready,
             "schemaVersion": runtime.version,
             "connectors": {name: c.state for name, c in sorted(runtime.connectors.items())},
         }
         if worker is not None:
             body["worker"] = {"index": worker.index, "pid": os.getpid()}
-        return JSONResponse(body, status_code=200 if runtime.ready else 503)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -29,6 +29,13 @@ class WorkerContext:
     """The bookstore connector's config for the supervisor's demo upstream, when serving the
     demo: one upstream for all workers, so a book created through one is seen by all."""
 
+    @property
+    def all_started(self) -> Path:
+        """The file the supervisor creates once every worker accepts connections: until then
+        /readyz says not ready, so that a pool opened on "ready" spreads over all workers
+        (connections stay on the worker that accepted them)."""
+        return self.peers.parent / "all-workers-started"
+
     def to_env(self) -> str:
         fields: dict[str, Any] = {**asdict(self), "peers": str(self.peers)}
         fields["metrics"] = str(self.metrics)
