@@ -107,10 +107,9 @@ class FieldPlan:
     is; any other goes the whole way."""
     direct_type: type | None = None
     nullable: bool = True
-    prefetched: LinkedArgs | None = None
-    """The link of a field with no arguments whose object a page's prefetch may hold."""
     linked_fields: list[FieldPlan] | None = None
-    """That object's fields, run on the prefetched record without resolving the field."""
+    """The object's fields of a link with no arguments (`link`), run on the record a page's
+    prefetch loaded without resolving the field."""
 
     @property
     def nodes(self) -> list[Any]:
@@ -227,7 +226,6 @@ def _field(
         and not (gfield.args or node.arguments)
         and isinstance(target, GraphQLObjectType)
     ):
-        plan.prefetched = plan.link
         plan.linked_fields = _subfields(executor, target, details)
     if (isinstance(kind, Read) and kind.key is not None and kind.required is None) or (
         kind is None
@@ -454,12 +452,12 @@ def _built_object(fields: list[FieldPlan]) -> tuple[Built, bool] | None:
                 check = f"{value} is None or ({check})"
             lines.append(f"    {value} = source.get({plan.direct!r})")
             lines.append(f"    if not ({check}): return None")
-        elif plan.prefetched is not None and plan.linked_fields is not None:
+        elif plan.link is not None and plan.linked_fields is not None:
             inner = _built_object(plan.linked_fields)
             if inner is None:
                 return None
             links = True
-            names[f"build{i}"], names[f"link{i}"] = inner[0], plan.prefetched.key
+            names[f"build{i}"], names[f"link{i}"] = inner[0], plan.link.key
             lines.append(f"    {value} = prefetched(link{i}, source)")
             lines.append(f"    if type({value}) is dict:")
             lines.append(f"        {value} = build{i}(prefetched, {value})")
@@ -581,8 +579,8 @@ class PlanRun:
                     ):
                         results[plan.key] = value
                         continue
-                link = plan.prefetched
-                if link is not None and record:
+                link = plan.link
+                if link is not None and plan.linked_fields is not None and record:
                     found = self.loaders.prefetched(link.key, source)
                     if type(found) is dict:
                         value = self._linked_object(plan, found, path)

@@ -343,23 +343,6 @@ class LinkedArgs:
         records with nothing to link to are left out."""
         keyed: dict[bytes, Any] = {}
         pairs: list[tuple[Any, bytes]] = []
-        reads = self._from_parent
-        if reads is not None and len(reads) == 1 and not self._unfilled:
-            name, path, required = reads[0]  # one `{parent.…}`: one key per distinct value
-            seen: dict[Any, bytes] = {}
-            for record in records:
-                value = path.get(record)
-                if required and (value is None or value == ""):
-                    continue
-                key = seen.get(value) if type(value) in (str, int) else None
-                if key is None:
-                    args = {name: value}
-                    key = args_key(args)
-                    keyed[key] = args
-                    if type(value) in (str, int):
-                        seen[value] = key
-                pairs.append((record, key))
-            return keyed, pairs
         for record in records:
             found = self.args_for(record)
             if found is not None:
@@ -371,12 +354,11 @@ class LinkedArgs:
     def value(self, loaders: Loaders, parent: Any, given: Mapping[str, Any] | None = None) -> Any:
         """The linked value for `parent`: loaded already, or an awaitable of it."""
         if not given:
-            prefetched = loaders.linked.get((self.key, id(parent)))
-            if prefetched is not None and prefetched[0] is parent:
-                _, loader, key = prefetched
-                found = loader.answer(key)
-                if found is not PENDING:
-                    return found
+            found = loaders.prefetched(self.key, parent)
+            if isinstance(found, BaseException):
+                raise found
+            if found is not PENDING:
+                return found
         args = self.args_for(parent, given)
         if args is None:
             return self.nothing
